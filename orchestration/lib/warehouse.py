@@ -1,0 +1,58 @@
+"""Where the pipeline's files live, as one Dagster resource.
+
+Paths default to the repository layout (``data/raw``, ``data/warehouse``) and can be moved with
+environment variables (``CS_RAW_DIR``, ``CS_WAREHOUSE_DIR``) or resource config, which is how the
+tests run the whole pipeline in a temporary directory.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+
+from orchestration.lib.loader import connect
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+BUILD_DB_NAME = "build.duckdb"
+PUBLISHED_DB_NAME = "cs_metrics.duckdb"
+
+
+def default_raw_dir() -> str:
+    return os.environ.get("CS_RAW_DIR", str(REPO_ROOT / "data" / "raw"))
+
+
+def default_warehouse_dir() -> str:
+    return os.environ.get("CS_WAREHOUSE_DIR", str(REPO_ROOT / "data" / "warehouse"))
+
+
+class Warehouse(dg.ConfigurableResource):
+    """The export folder, the private build database and the published database."""
+
+    raw_dir: str = ""
+    warehouse_dir: str = ""
+    memory_limit: str = os.environ.get("CS_DUCKDB_MEMORY_LIMIT", "4GB")
+
+    @property
+    def raw_path(self) -> Path:
+        return Path(self.raw_dir or default_raw_dir())
+
+    @property
+    def warehouse_path(self) -> Path:
+        return Path(self.warehouse_dir or default_warehouse_dir())
+
+    @property
+    def build_db(self) -> Path:
+        return self.warehouse_path / BUILD_DB_NAME
+
+    @property
+    def published_db(self) -> Path:
+        return self.warehouse_path / PUBLISHED_DB_NAME
+
+    def connect(self, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+        """A connection to the build database (the only writer while a run is on)."""
+        if read_only:
+            return duckdb.connect(str(self.build_db), read_only=True)
+        return connect(self.build_db, self.memory_limit)
