@@ -1,0 +1,60 @@
+# Two commands for a new user: `make run` and `make test`. See README.md.
+SHELL := /bin/bash
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+UV := .uv/bin/uv
+VENV := .venv
+export DAGSTER_HOME := $(CURDIR)/.dagster_home
+export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
+
+ACCOUNTS ?= 200
+SEED ?= 7
+
+.PHONY: install install-spark run dev test test-slow test-spark lint docs clean
+
+# uv itself, in a private bootstrap venv, so the only prerequisite is Python 3.11.
+$(UV):
+	$(PYTHON) -m venv .uv
+	.uv/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+# The project venv, exactly as uv.lock pins it.
+$(VENV)/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --python $(PYTHON)
+	@touch $@
+
+install: $(VENV)/.synced
+
+install-spark: $(UV)
+	$(UV) sync --frozen --python $(PYTHON) --extra spark
+	@touch $(VENV)/.synced
+
+$(DAGSTER_HOME):
+	mkdir -p $(DAGSTER_HOME)
+
+## make run: generate the sample company if data/raw is empty, refresh, print the headline.
+run: install | $(DAGSTER_HOME)
+	$(VENV)/bin/python -m orchestration.run --accounts $(ACCOUNTS) --seed $(SEED)
+
+## make dev: the Dagster UI on http://localhost:3000
+dev: install | $(DAGSTER_HOME)
+	$(VENV)/bin/dbt parse --project-dir dbt_project --profiles-dir dbt_project --quiet
+	$(VENV)/bin/dagster dev -m orchestration.definitions -h 127.0.0.1 -p 3000
+
+## make test: the default suite (what CI runs).
+test: install
+	$(VENV)/bin/python -m pytest -m "not slow and not spark"
+
+test-slow: install
+	$(VENV)/bin/python -m pytest -m slow
+
+test-spark: install-spark
+	$(VENV)/bin/python -m pytest -m spark
+
+lint: install
+	$(VENV)/bin/ruff check orchestration sample_company tests
+
+docs: install
+	$(VENV)/bin/python -m orchestration.lib.contract
+
+clean:
+	rm -rf $(VENV) .uv dbt_project/target dbt_project/logs .pytest_cache

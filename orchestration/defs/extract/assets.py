@@ -1,0 +1,151 @@
+"""Extract assets: one per export file of the contract, all made by one factory.
+
+Lineage: ``exports/<system>/<entity>`` (the file a source system dropped, an external asset)
+-> ``raw/<system>_<entity>`` (this asset: the contract-checked table in the build database)
+-> dbt staging -> marts -> publish.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from orchestration.lib.contract import TABLES, TableSpec
+from orchestration.lib.loader import ExportError, load_table, quote
+from orchestration.lib.warehouse import Warehouse
+
+PREVIEW_ROWS = 5
+
+
+def export_key(spec: TableSpec) -> dg.AssetKey:
+    return dg.AssetKey(["exports", spec.system, spec.entity])
+
+
+def raw_key(spec: TableSpec) -> dg.AssetKey:
+    return dg.AssetKey(["raw", spec.name])
+
+
+def build_export_specs() -> list[dg.AssetSpec]:
+    """The export files themselves, as external assets at the head of the lineage graph."""
+    return [
+        dg.AssetSpec(
+            key=export_key(spec),
+            description=(
+                f"Export file `data/raw/{spec.system}/{spec.entity}.csv|parquet|json` "
+                f"({'optional' if spec.optional else 'required'}). {spec.description}"
+            ),
+            group_name="exports",
+            kinds={"csv", "parquet"} if spec.large else {"csv"},
+            metadata={"contract": "docs/exports.md", "primary_key": ", ".join(spec.primary_key)},
+        )
+        for spec in TABLES
+    ]
+
+
+def _column_schema(spec: TableSpec) -> dg.TableSchema:
+    return dg.TableSchema(
+        columns=[
+            dg.TableColumn(
+                name=c.name,
+                type=c.duckdb_type,
+                description=c.description,
+                constraints=dg.TableColumnConstraints(nullable=not c.required),
+            )
+            for c in spec.columns
+        ]
+    )
+
+
+def _build_extract_asset(spec: TableSpec) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=raw_key(spec),
+        deps=[export_key(spec)],
+        group_name=f"raw_{spec.system}",
+        kinds={"duckdb"},
+        description=(
+            f"`raw.{spec.name}`: the {spec.system} {spec.entity} export, contract-checked. "
+            "Rows that break the contract are in `raw.quarantine` with file, line, column and "
+            f"reason. {spec.description}"
+        ),
+        metadata={"dagster/table_name": f"raw.{spec.name}"},
+    )
+    def _extract(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+        con = warehouse.connect()
+        try:
+            try:
+                result = load_table(con, spec, warehouse.raw_path)
+            except ExportError as exc:
+                raise dg.Failure(description=str(exc)) from exc
+            preview = con.execute(
+                f"select * from raw.{spec.name} limit {PREVIEW_ROWS}"
+            ).df()
+            quarantine_sample = con.execute(
+                "select line_number, column_name, rule, reason from raw.quarantine "
+                "where table_name = ? order by line_number limit 10",
+                [spec.name],
+            ).df()
+        finally:
+            con.close()
+        if result.rows_quarantined:
+            context.log.warning(
+                f"{result.source_file}: {result.rows_quarantined} of {result.rows_read} rows "
+                f"quarantined ({result.quarantine_by_rule}); see raw.quarantine"
+            )
+        metadata = {
+            **result.as_metadata(),
+            "dagster/row_count": result.rows_loaded,
+            "dagster/column_schema": _column_schema(spec),
+            "preview": dg.MetadataValue.md(preview.to_markdown(index=False) if len(preview) else "(empty)"),
+        }
+        if len(quarantine_sample):
+            metadata["quarantine_sample"] = dg.MetadataValue.md(
+                quarantine_sample.to_markdown(index=False)
+            )
+        return dg.MaterializeResult(metadata=metadata)
+
+    return _extract
+
+
+def _build_accounting_check(spec: TableSpec) -> dg.AssetChecksDefinition:
+    @dg.asset_check(
+        asset=raw_key(spec),
+        name="rows_accounted",
+        blocking=True,
+        description=(
+            "Every row read is either loaded or quarantined (ERROR otherwise); WARN when rows were "
+            "quarantined, so they are seen."
+        ),
+    )
+    def _check(warehouse: Warehouse) -> dg.AssetCheckResult:
+        con = warehouse.connect(read_only=True)
+        try:
+            row = con.execute(
+                "select rows_read, rows_loaded, rows_quarantined from raw.load_audit "
+                "where table_name = ?",
+                [spec.name],
+            ).fetchone()
+            loaded_now = con.execute(f"select count(*) from raw.{quote(spec.name)}").fetchone()[0]
+            quarantined_now = con.execute(
+                "select count(*) from raw.quarantine where table_name = ?", [spec.name]
+            ).fetchone()[0]
+        finally:
+            con.close()
+        read, loaded, quarantined = row
+        balanced = read == loaded + quarantined and loaded == loaded_now and quarantined == quarantined_now
+        metadata = {"rows_read": read, "rows_loaded": loaded, "rows_quarantined": quarantined}
+        if not balanced:
+            return dg.AssetCheckResult(
+                passed=False, severity=dg.AssetCheckSeverity.ERROR, metadata=metadata
+            )
+        return dg.AssetCheckResult(
+            passed=quarantined == 0, severity=dg.AssetCheckSeverity.WARN, metadata=metadata
+        )
+
+    return _check
+
+
+def build_extract_assets() -> list[dg.AssetsDefinition]:
+    return [_build_extract_asset(spec) for spec in TABLES]
+
+
+def build_accounting_checks() -> list[dg.AssetChecksDefinition]:
+    return [_build_accounting_check(spec) for spec in TABLES]

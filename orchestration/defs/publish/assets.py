@@ -1,0 +1,45 @@
+"""The publish asset: the last step of every refresh, gated on every blocking check."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import dagster as dg
+
+from orchestration.lib.publish import AuditError, publish
+from orchestration.lib.warehouse import Warehouse
+
+PUBLISH_KEY = dg.AssetKey(["published", "cs_metrics"])
+
+
+def build_publish_asset(upstream: Iterable[dg.AssetKey]) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=PUBLISH_KEY,
+        deps=list(upstream),
+        group_name="publish",
+        kinds={"duckdb"},
+        description=(
+            "`data/warehouse/cs_metrics.duckdb`: an audited copy of the build database, swapped "
+            "in atomically. Runs only when every upstream asset and blocking check succeeded; a "
+            "failed run leaves the last published file untouched."
+        ),
+    )
+    def published_warehouse(
+        context: dg.AssetExecutionContext, warehouse: Warehouse
+    ) -> dg.MaterializeResult:
+        try:
+            result = publish(warehouse.build_db, warehouse.published_db)
+        except AuditError as exc:
+            raise dg.Failure(description=str(exc)) from exc
+        context.log.info(f"published {result.published_db} ({result.bytes:,} bytes)")
+        rows = "\n".join(f"| {t} | {n:,} |" for t, n in result.table_rows.items())
+        return dg.MaterializeResult(
+            metadata={
+                "path": dg.MetadataValue.path(str(result.published_db)),
+                "bytes": result.bytes,
+                "tables": len(result.table_rows),
+                "table_rows": dg.MetadataValue.md("| table | rows |\n|---|---|\n" + rows),
+            }
+        )
+
+    return published_warehouse

@@ -1,0 +1,89 @@
+"""Write-audit-publish: copy the audited build database over the published one, atomically.
+
+Analysts open ``cs_metrics.duckdb`` read-only. The pipeline never opens that file for writing: it
+builds into ``build.duckdb``, audits it, copies it to a temporary file in the same folder, audits
+the copy, and ``os.replace``s it over the published file. A reader that has the old file open
+keeps reading the old (complete) version; the next ``connect`` sees the new one. A run that fails
+anywhere before the replace leaves the published file exactly as it was.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+# Schemas analysts query; every table in them must be non-empty to publish (views are skipped).
+PUBLISHED_SCHEMAS = ("marts",)
+
+
+class AuditError(RuntimeError):
+    """The build database is not fit to publish."""
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    published_db: Path
+    bytes: int
+    table_rows: dict[str, int]
+
+
+def audit(db_path: Path) -> dict[str, int]:
+    """Row count of every published table; raises ``AuditError`` when something is off."""
+    con = duckdb.connect(str(db_path), read_only=True)
+    try:
+        tables = con.execute(
+            "select table_schema || '.' || table_name from information_schema.tables "
+            "where table_type = 'BASE TABLE' and table_schema in ("
+            + ", ".join(f"'{s}'" for s in PUBLISHED_SCHEMAS)
+            + ") order by 1"
+        ).fetchall()
+        if not tables:
+            raise AuditError(f"{db_path}: no mart tables to publish")
+        counts = {t: con.execute(f"select count(*) from {t}").fetchone()[0] for (t,) in tables}
+        empty = [t for t, n in counts.items() if n == 0]
+        if empty:
+            raise AuditError(f"{db_path}: empty mart tables: {', '.join(empty)}")
+        unbalanced = con.execute(
+            "select table_name from raw.load_audit "
+            "where rows_read <> rows_loaded + rows_quarantined"
+        ).fetchall()
+        if unbalanced:
+            raise AuditError(
+                f"{db_path}: rows read != loaded + quarantined for "
+                + ", ".join(r[0] for r in unbalanced)
+            )
+        return counts
+    finally:
+        con.close()
+
+
+def publish(build_db: Path, published_db: Path) -> PublishResult:
+    build_db, published_db = Path(build_db), Path(published_db)
+    wal = build_db.with_name(build_db.name + ".wal")
+    if wal.exists():  # fold any write-ahead log into the file before copying it
+        con = duckdb.connect(str(build_db))
+        con.execute("checkpoint")
+        con.close()
+    counts = audit(build_db)
+    tmp = published_db.with_name(f".{published_db.name}.{os.getpid()}.tmp")
+    try:
+        shutil.copyfile(build_db, tmp)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        copied = audit(tmp)
+        if copied != counts:
+            raise AuditError(f"{tmp}: copy differs from {build_db}")
+        os.replace(tmp, published_db)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    dir_fd = os.open(published_db.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+    return PublishResult(published_db, published_db.stat().st_size, counts)
