@@ -218,7 +218,8 @@ def load_table(
             typed_exprs.append(f"cast(null as {c.duckdb_type}) as {quote(c.name)}")
             continue
         is_text = source_cols[src] == "VARCHAR"
-        text = f"nullif(trim({quote(src)}), '')" if is_text else f"cast({quote(src)} as varchar)"
+        s_col = quote("s__" + src)
+        text = f"nullif(trim({s_col}), '')" if is_text else f"cast({s_col} as varchar)"
         if c.name in mapping.values:
             cases = " ".join(
                 f"when {literal(k)} then {literal(v)}" for k, v in mapping.values[c.name].items()
@@ -230,7 +231,7 @@ def load_table(
         if fmt and c.type in ("date", "timestamp"):
             typed = f"cast(try_strptime({t}, {literal(fmt)}) as {c.duckdb_type})"
         elif not is_text and source_cols[src].startswith(c.duckdb_type.split("(")[0]):
-            typed = f"cast({quote(src)} as {c.duckdb_type})"
+            typed = f"cast({s_col} as {c.duckdb_type})"
         else:
             typed = f"try_cast({t} as {c.duckdb_type})"
         typed_exprs.append(f"{typed} as {quote(c.name)}")
@@ -247,17 +248,18 @@ def load_table(
         )
 
     raw_record = "to_json(struct_pack(" + ", ".join(
-        f"{quote(s)} := {quote(s)}" for s in source_cols
+        f"{quote(s)} := {quote('s__' + s)}" for s in source_cols
     ) + "))"
+    source_select = ", ".join(f"{quote(s)} as {quote('s__' + s)}" for s in source_cols)
     con.execute(
         f"""
-        create or replace temp table _load_checked as
+        create or replace temp view _load_checked as
         with source as (
-            select *, row_number() over () + {line_offset} as _line_number
+            select row_number() over () + {line_offset} as _line_number, {source_select}
             from {reader}
         ),
         texts as (
-            select _line_number, {raw_record} as _raw_record, {", ".join(text_exprs)}
+            select *, {", ".join(text_exprs)}
             from source
         ),
         typed as (
@@ -272,28 +274,24 @@ def load_table(
     cols = ", ".join(quote(c.name) for c in spec.columns)
     con.execute(
         f"create or replace table raw.{spec.name} as "
-        f"select {cols} from _load_checked where len(_violations) = 0 order by _line_number"
+        f"select {cols} from _load_checked where len(_violations) = 0"
     )
-    # Columns keep their declared types even when every row was quarantined.
-    for c in spec.columns:
-        con.execute(
-            f"alter table raw.{spec.name} alter {quote(c.name)} set data type {c.duckdb_type}"
-        )
     con.execute(
-        """
+        f"""
         insert into raw.quarantine
         select ?, ?, _line_number, _violations[1].col, _violations[1].rule,
-               array_to_string(list_transform(_violations, v -> v.reason), '; '), _raw_record
+               array_to_string(list_transform(_violations, v -> v.reason), '; '), {raw_record}
         from _load_checked
         where len(_violations) > 0
         order by _line_number
         """,
         [spec.name, str(path)],
     )
-    rows_read, rows_quarantined = con.execute(
-        "select count(*), count(*) filter (where len(_violations) > 0) from _load_checked"
-    ).fetchone()
+    rows_read = con.execute(f"select count(*) from {reader}").fetchone()[0]
     rows_loaded = con.execute(f"select count(*) from raw.{spec.name}").fetchone()[0]
+    rows_quarantined = con.execute(
+        "select count(*) from raw.quarantine where table_name = ?", [spec.name]
+    ).fetchone()[0]
     by_rule = dict(
         con.execute(
             "select rule, count(*) from raw.quarantine where table_name = ? group by rule "
@@ -301,7 +299,7 @@ def load_table(
             [spec.name],
         ).fetchall()
     )
-    con.execute("drop table _load_checked")
+    con.execute("drop view _load_checked")
     if rows_read != rows_loaded + rows_quarantined:  # pragma: no cover - an invariant
         raise AssertionError(
             f"{path}: rows read {rows_read} != loaded {rows_loaded} + quarantined {rows_quarantined}"

@@ -1,0 +1,188 @@
+"""The contract-checked loader on small hand-written exports."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from orchestration.lib.contract import TABLES, get_table, render_markdown
+from orchestration.lib.loader import ExportError, SourceMapping, load_table
+
+ACCOUNTS_HEADER = "account_id,account_name,segment,industry,region,owner_csm_id,created_date\n"
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture
+def con():
+    c = duckdb.connect()
+    yield c
+    c.close()
+
+
+def test_bad_rows_are_quarantined_with_file_line_column_and_reason(tmp_path, con):
+    write(
+        tmp_path / "crm" / "accounts.csv",
+        ACCOUNTS_HEADER
+        + "A1,Acme,smb,Tech,NA,C1,2024-01-05\n"        # line 2: fine
+        + "A2,Beta,enterprise,,EMEA,C1,2024-13-01\n"   # line 3: month 13
+        + ",Gamma,smb,,NA,,2024-02-01\n"               # line 4: key missing
+        + '"A4","Delta, Inc",mid_market,,,,2024-03-01\n'  # line 5: fine, quoted comma
+        + "A5,Eps,smb,,,,\n",                          # line 6: required date missing
+    )
+    result = load_table(con, get_table("crm_accounts"), tmp_path)
+    assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (5, 2, 3)
+    assert result.rows_read == result.rows_loaded + result.rows_quarantined
+    assert con.execute("select account_id from raw.crm_accounts order by 1").fetchall() == [
+        ("A1",), ("A4",)
+    ]
+    rows = con.execute(
+        "select line_number, column_name, rule, reason, source_file from raw.quarantine "
+        "order by line_number"
+    ).fetchall()
+    src = str(tmp_path / "crm" / "accounts.csv")
+    assert rows == [
+        (3, "created_date", "bad_type", "created_date: '2024-13-01' is not a valid DATE", src),
+        (4, "account_id", "missing_value", "account_id: required value is missing", src),
+        (6, "created_date", "missing_value", "created_date: required value is missing", src),
+    ]
+    raw_record = json.loads(
+        con.execute("select raw_record from raw.quarantine where line_number = 3").fetchone()[0]
+    )
+    assert raw_record["account_name"] == "Beta"
+    audit = con.execute(
+        "select rows_read, rows_loaded, rows_quarantined, file_sha256 from raw.load_audit"
+    ).fetchone()
+    assert audit[:3] == (5, 2, 3) and len(audit[3]) == 64
+
+
+def test_missing_required_column_names_file_and_column(tmp_path, con):
+    path = write(tmp_path / "crm" / "accounts.csv",
+                 "account_id,account_name,industry,created_date\nA1,Acme,Tech,2024-01-01\n")
+    with pytest.raises(ExportError) as err:
+        load_table(con, get_table("crm_accounts"), tmp_path)
+    assert str(path) in str(err.value) and "'segment'" in str(err.value)
+
+
+def test_missing_optional_column_loads_as_null(tmp_path, con):
+    write(tmp_path / "crm" / "accounts.csv",
+          "account_id,account_name,segment,created_date\nA1,Acme,smb,2024-01-01\n")
+    result = load_table(con, get_table("crm_accounts"), tmp_path)
+    assert result.missing_optional_columns == ("industry", "region", "owner_csm_id")
+    assert con.execute("select region from raw.crm_accounts").fetchone() == (None,)
+
+
+def test_required_file_missing_fails_optional_loads_empty(tmp_path, con):
+    with pytest.raises(ExportError, match="required export missing"):
+        load_table(con, get_table("crm_accounts"), tmp_path)
+    result = load_table(con, get_table("crm_lifecycle_stages"), tmp_path)
+    assert result.rows_read == 0
+    assert con.execute("select count(*) from raw.crm_lifecycle_stages").fetchone() == (0,)
+    types = dict(con.execute("select column_name, data_type from information_schema.columns "
+                             "where table_name = 'crm_lifecycle_stages'").fetchall())
+    assert types["entered_date"] == "DATE"
+
+
+def test_types_are_declared_not_inferred(tmp_path, con):
+    # "00123" would be inferred as an integer by a sniffer; the contract says varchar.
+    write(tmp_path / "billing" / "payments.csv",
+          "payment_id,invoice_id,payment_date,amount,currency,status\n"
+          "00123,I1,2024-01-05,10.505,USD,succeeded\n"
+          "00124,I1,2024-01-06,ten,USD,failed\n")
+    result = load_table(con, get_table("billing_payments"), tmp_path)
+    assert (result.rows_loaded, result.rows_quarantined) == (1, 1)
+    assert con.execute("select payment_id, amount from raw.billing_payments").fetchone() == (
+        "00123", Decimal("10.51")
+    )
+    assert con.execute("select reason from raw.quarantine").fetchone()[0] == (
+        "amount: 'ten' is not a valid DECIMAL(18,2)"
+    )
+
+
+def test_parquet_and_json_exports(tmp_path, con):
+    (tmp_path / "product").mkdir()
+    con.execute(
+        f"copy (select 'E' || i as event_id, 'U1' as user_id, 'A1' as account_id, "
+        f"timestamp '2024-01-01 00:00:00' + to_minutes(i) as event_at, 'search' as feature_key, "
+        f"cast(i as integer) as duration_seconds from range(10) t(i)) "
+        f"to '{tmp_path}/product/usage_events.parquet' (format parquet)"
+    )
+    result = load_table(con, get_table("product_usage_events"), tmp_path)
+    assert (result.rows_read, result.rows_loaded, result.file_format) == (10, 10, "parquet")
+    write(tmp_path / "surveys" / "nps_responses.json", json.dumps([
+        {"response_id": "R1", "account_id": "A1", "responded_date": "2024-02-01", "score": 9,
+         "comment": "great"},
+        {"response_id": "R2", "account_id": "A1", "responded_date": "yesterday", "score": 3},
+    ]))
+    result = load_table(con, get_table("surveys_nps_responses"), tmp_path)
+    assert (result.rows_loaded, result.rows_quarantined) == (1, 1)
+    assert con.execute("select line_number, column_name from raw.quarantine "
+                       "where table_name = 'surveys_nps_responses'").fetchone() == (
+        2, "responded_date")
+
+
+def test_vendor_mapping_renames_recodes_and_parses_formats(tmp_path, con):
+    # A Zendesk-like ticket export: other column names, good/bad ratings, US dates.
+    write(tmp_path / "support" / "tickets.csv",
+          "id,organization_id,priority,status,created,solved,satisfaction\n"
+          "1,A1,urgent,solved,01/31/2024 10:00,02/01/2024 09:30,good\n"
+          "2,A1,low,open,02/30/2024 10:00,,\n")
+    mapping = SourceMapping(
+        columns={"ticket_id": "id", "account_id": "organization_id", "created_at": "created",
+                 "solved_at": "solved", "csat_score": "satisfaction"},
+        values={"csat_score": {"good": "5", "bad": "1"}},
+        formats={"created_at": "%m/%d/%Y %H:%M", "solved_at": "%m/%d/%Y %H:%M"},
+    )
+    result = load_table(con, get_table("support_tickets"), tmp_path, mapping)
+    assert (result.rows_loaded, result.rows_quarantined) == (1, 1)
+    assert con.execute(
+        "select ticket_id, csat_score, created_at, solved_at from raw.support_tickets"
+    ).fetchone() == ("1", 5, *con.execute(
+        "select timestamp '2024-01-31 10:00', timestamp '2024-02-01 09:30'").fetchone())
+    assert "in format %m/%d/%Y %H:%M" in con.execute(
+        "select reason from raw.quarantine").fetchone()[0]
+
+
+def test_reload_is_idempotent(tmp_path, con):
+    write(tmp_path / "crm" / "accounts.csv", ACCOUNTS_HEADER
+          + "A1,Acme,smb,,,,2024-01-05\nA2,B,smb,,,,bad\n")
+    first = load_table(con, get_table("crm_accounts"), tmp_path)
+    snap = con.execute("select * from raw.crm_accounts union all "
+                       "select table_name, source_file, cast(line_number as varchar), column_name, "
+                       "rule, reason, null from raw.quarantine").fetchall()
+    second = load_table(con, get_table("crm_accounts"), tmp_path)
+    assert first == second
+    assert snap == con.execute("select * from raw.crm_accounts union all "
+                               "select table_name, source_file, cast(line_number as varchar), "
+                               "column_name, rule, reason, null from raw.quarantine").fetchall()
+
+
+def test_contract_is_consistent_and_documented():
+    names = {t.name for t in TABLES}
+    assert len(names) == len(TABLES) == 22
+    for t in TABLES:
+        assert set(t.primary_key) <= set(t.column_names), t.name
+        for c in t.columns:
+            if c.references:
+                table, column = c.references.split(".")
+                assert table in names and column in get_table(table).column_names, c.references
+    doc = Path(__file__).resolve().parents[1] / "docs" / "exports.md"
+    assert doc.read_text() == render_markdown(), "run `make docs` to regenerate docs/exports.md"
+
+
+def test_loaded_columns_have_the_declared_types(tmp_path, con):
+    write(tmp_path / "support" / "tickets.csv",
+          "ticket_id,account_id,priority,status,created_at,csat_score\n"
+          "T1,A1,low,open,not a time,4\n")
+    load_table(con, get_table("support_tickets"), tmp_path)  # every row quarantined
+    types = dict(con.execute("select column_name, data_type from information_schema.columns "
+                             "where table_name = 'support_tickets'").fetchall())
+    assert types == {c.name: c.duckdb_type for c in get_table("support_tickets").columns}
