@@ -1,6 +1,5 @@
 """Every dbt model, seed and test as Dagster assets and asset checks, run with ``dbt build``."""
 
-from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping

@@ -5,7 +5,6 @@ Lineage: ``exports/<system>/<entity>`` (the file a source system dropped, an ext
 -> dbt staging -> marts -> publish.
 """
 
-from __future__ import annotations
 
 import dagster as dg
 

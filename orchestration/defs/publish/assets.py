@@ -1,6 +1,5 @@
 """The publish asset: the last step of every refresh, gated on every blocking check."""
 
-from __future__ import annotations
 
 from collections.abc import Iterable
 

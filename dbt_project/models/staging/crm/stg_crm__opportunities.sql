@@ -22,13 +22,10 @@ renamed as (
         stage in ('closed_won', 'closed_lost') as is_closed,
         stage = 'closed_won' as is_won,
         opportunity_type in ('expansion', 'cross_sell') as is_expansion_or_cross_sell,
-        case
-            when stage = 'closed_won'
-                and contract_start_date is not null
-                and contract_end_date is not null
-                then true
-            else false
-        end as is_contract,
+        stage = 'closed_won'
+            and contract_start_date is not null
+            and contract_end_date is not null
+            as is_contract,
 
         -- amounts
         cast(amount as decimal(18, 2)) as amount,
@@ -44,23 +41,26 @@ renamed as (
         -- contract length (contract_end_date is inclusive)
         case
             when contract_start_date is not null and contract_end_date is not null
-                then {{ dbt.datediff('contract_start_date', 'contract_end_date', 'day') }} + 1
+                then cast(
+                    {{ days_between('contract_start_date', 'contract_end_date') }} + 1
+                    as {{ dbt.type_int() }}
+                )
         end as contract_length_days,
-        -- whole months, as a CRM's contract term: days rounded at 365.25 / 12 days a month,
+        -- whole months, as a CRM's contract term: days over 365.25 / 12 days a month, rounded,
         -- so 365 and 366 days are both 12 months; at least 1 month
         case
             when contract_start_date is not null and contract_end_date is not null
                 then greatest(1, cast(round(
-                    ({{ dbt.datediff('contract_start_date', 'contract_end_date', 'day') }} + 1)
+                    ({{ days_between('contract_start_date', 'contract_end_date') }} + 1)
                     * 12 / 365.25
                 ) as {{ dbt.type_int() }}))
         end as contract_length_months,
         case
             when contract_start_date is not null and contract_end_date is not null
                 then cast(greatest(1, cast(round(
-                    ({{ dbt.datediff('contract_start_date', 'contract_end_date', 'day') }} + 1)
+                    ({{ days_between('contract_start_date', 'contract_end_date') }} + 1)
                     * 12 / 365.25
-                ) as {{ dbt.type_int() }})) / 12.0 as double)
+                ) as {{ dbt.type_int() }})) as double) / 12
         end as contract_length_years
 
     from source

@@ -22,10 +22,7 @@ renamed as (
         -- dates
         cast(quarter_start as date) as quarter_start,
         -- last day of the quarter (inclusive)
-        cast(
-            {{ dbt.dateadd('day', -1, dbt.dateadd('month', 3, 'quarter_start')) }}
-            as date
-        ) as quarter_end
+        {{ add_days(add_months('quarter_start', 3), -1) }} as quarter_end
 
     from source
 

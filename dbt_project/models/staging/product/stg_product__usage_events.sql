@@ -21,7 +21,7 @@ renamed as (
 
         -- time in product
         cast(duration_seconds as {{ dbt.type_int() }}) as duration_seconds,
-        cast(duration_seconds / 60.0 as double) as duration_minutes
+        cast(duration_seconds as double) / 60 as duration_minutes
 
     from source
 

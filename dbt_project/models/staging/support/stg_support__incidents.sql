@@ -25,9 +25,8 @@ renamed as (
         case
             when resolved_at is not null
                 then cast(
-                    {{ dbt.datediff('started_at', 'resolved_at', 'second') }} / 60.0
-                    as double
-                )
+                    {{ dbt.datediff('started_at', 'resolved_at', 'second') }} as double
+                ) / 60
         end as duration_minutes
 
     from source

@@ -38,16 +38,14 @@ renamed as (
         case
             when first_response_at is not null
                 then cast(
-                    {{ dbt.datediff('created_at', 'first_response_at', 'second') }} / 60.0
-                    as double
-                )
+                    {{ dbt.datediff('created_at', 'first_response_at', 'second') }} as double
+                ) / 60
         end as first_response_minutes,
         case
             when solved_at is not null
                 then cast(
-                    {{ dbt.datediff('created_at', 'solved_at', 'second') }} / 60.0
-                    as double
-                )
+                    {{ dbt.datediff('created_at', 'solved_at', 'second') }} as double
+                ) / 60
         end as resolution_minutes
 
     from source

@@ -1,0 +1,33 @@
+{#- Money and rates, the same way on every adapter. -#}
+
+{#- An amount rounded to the cent, as DECIMAL(18,2) (the contract's money type). -#}
+{% macro to_money(expr) -%}
+    cast(round({{ expr }}, 2) as decimal(18, 2))
+{%- endmacro %}
+
+{#- A line amount normalised to one month, kept to 6 decimals so that summing many lines and
+    rounding once to the cent loses nothing. -#}
+{% macro to_precise_amount(expr) -%}
+    cast(round({{ expr }}, 6) as decimal(28, 6))
+{%- endmacro %}
+
+{#- numerator / denominator as a fraction (DOUBLE); NULL when the denominator is 0 or NULL,
+    never an error (METRICS.md, Conventions). -#}
+{% macro safe_ratio(numerator, denominator) -%}
+    case
+        when {{ denominator }} is null or {{ denominator }} = 0 then null
+        else cast({{ numerator }} as double) / cast({{ denominator }} as double)
+    end
+{%- endmacro %}
+
+{#- A nullable SQL literal from a dbt var: NULL, a number, or a quoted string. -#}
+{% macro var_literal(name) -%}
+    {%- set value = var(name, none) -%}
+    {%- if value is none or value == '' -%}
+        null
+    {%- elif value is number -%}
+        {{ value }}
+    {%- else -%}
+        '{{ value | string | replace("'", "''") }}'
+    {%- endif -%}
+{%- endmacro %}

@@ -1,0 +1,411 @@
+"""The raw data-quality gate: blocking asset checks on every ``raw/<system>_<entity>`` asset.
+
+Per contract table, made by one factory:
+
+* ``expectations_suite`` (blocking): the table's Great Expectations suite from
+  ``expectations/<table>.json``. Small tables are read into pandas and validated by GX itself;
+  ``large`` tables (``product_usage_events``) are validated by the same suite translated to SQL
+  and run in DuckDB, never pulled into pandas. A failed ``critical`` expectation fails the check
+  with ERROR, which stops everything downstream of the table; a failed ``warning`` one (a
+  hand-added override) only warns.
+* ``foreign_keys`` (blocking, tables with ``references`` columns): in SQL, the rows whose
+  non-null reference does not resolve in the parent raw table. The parent raw assets are
+  ``additional_deps``, so in one run the check waits for them to load.
+* ``volume`` (WARN, not blocking; ``product_usage_events``): the table is not empty, and no day
+  in the 28 days up to the last event day is without events once events have started (an
+  export that silently lost a day).
+
+Every result carries the counts, a sample of offending values and rows (JSON) and a Markdown
+summary, so the UI answers "what is wrong and where" without a query.
+"""
+
+# No ``from __future__ import annotations`` here: Dagster checks the ``context`` annotation of an
+# asset check against the class itself, and a string annotation fails that check.
+import time
+from pathlib import Path
+
+import dagster as dg
+from dagster import AssetCheckExecutionContext
+
+from orchestration.lib.contract import TABLES, TableSpec
+from orchestration.lib.expectations import (
+    EXPECTATIONS_DIR,
+    REPO_ROOT,
+    SAMPLE_SIZE,
+    SuiteResult,
+    json_safe,
+    load_suite,
+    run_suite_in_duckdb,
+    run_suite_on_dataframe,
+    suite_path,
+)
+from orchestration.lib.loader import quote
+from orchestration.lib.warehouse import Warehouse
+
+EXPECTATIONS_CHECK = "expectations_suite"
+FOREIGN_KEYS_CHECK = "foreign_keys"
+VOLUME_CHECK = "volume"
+
+# Tables with a volume check, and the timestamp column their days are counted on.
+VOLUME_COLUMNS: dict[str, str] = {"product_usage_events": "event_at"}
+VOLUME_LOOKBACK_DAYS = 28
+
+
+def raw_key(spec: TableSpec) -> dg.AssetKey:
+    return dg.AssetKey(["raw", spec.name])
+
+
+def _relation(table: str) -> str:
+    return f"raw.{quote(table)}"
+
+
+def _table_exists(con, table: str) -> bool:
+    return bool(
+        con.execute(
+            "select count(*) from information_schema.tables "
+            "where table_schema = 'raw' and table_name = ?",
+            [table],
+        ).fetchone()[0]
+    )
+
+
+def _md(value) -> str:
+    return str(value).replace("|", "\\|").replace("\n", " ")[:120]
+
+
+# ------------------------------------------------------------------------- expectations_suite
+
+
+def suite_check_metadata(result: SuiteResult, suite_file: str) -> dict:
+    failures = result.failures
+    return {
+        "engine": result.engine,
+        "suite_file": suite_file,
+        "rows_validated": result.row_count,
+        "expectations_evaluated": len(result.results),
+        "expectations_failed": len(failures),
+        "unexpected_rows": sum(r.unexpected_count or 0 for r in failures),
+        "duration_seconds": round(result.seconds, 3),
+        "failures": dg.MetadataValue.json(
+            {f"{r.index}: {r.label}": r.as_dict() for r in failures}
+        ),
+        "summary": dg.MetadataValue.md(result.markdown()),
+    }
+
+
+def _build_expectations_check(
+    spec: TableSpec, expectations_dir: Path, engine: str
+) -> dg.AssetChecksDefinition:
+    suite = load_suite(spec.name, expectations_dir)  # fails the code location if missing
+    path = suite_path(spec.name, expectations_dir)
+    try:
+        suite_file = str(path.relative_to(REPO_ROOT))
+    except ValueError:
+        suite_file = str(path)
+    use_sql = engine == "sql" or (engine == "auto" and spec.large)
+    how = (
+        "translated to SQL and run in DuckDB (large table)"
+        if use_sql
+        else "run by Great Expectations on a pandas DataFrame"
+    )
+
+    @dg.asset_check(
+        asset=raw_key(spec),
+        name=EXPECTATIONS_CHECK,
+        blocking=True,
+        description=(
+            f"The {len(suite['expectations'])} expectations of `{suite_file}` (keys, required "
+            f"values, enumerations, ranges, plausible dates), {how}."
+        ),
+    )
+    def _check(context: AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
+        with warehouse.connect(read_only=True) as con:
+            if use_sql:
+                result = run_suite_in_duckdb(con, suite, _relation(spec.name))
+            else:
+                df = con.execute(f"select * from {_relation(spec.name)}").df()
+                result = run_suite_on_dataframe(suite, df)
+        context.log.info(
+            f"{spec.name}: {len(result.results)} expectations, {len(result.failures)} failed, "
+            f"{result.row_count} rows, {result.engine}, {result.seconds:.2f}s"
+        )
+        blocking_failed = [r for r in result.failures if r.blocking]
+        failed_labels = ", ".join(
+            f"{r.label}: {r.unexpected_count if r.error is None else 'error'}"
+            for r in result.failures
+        )
+        return dg.AssetCheckResult(
+            passed=not result.failures,
+            severity=(
+                dg.AssetCheckSeverity.ERROR
+                if blocking_failed or not result.failures
+                else dg.AssetCheckSeverity.WARN
+            ),
+            description=(
+                f"{len(result.failures)} of {len(result.results)} expectations failed: "
+                f"{failed_labels}"
+                if result.failures
+                else f"All {len(result.results)} expectations passed."
+            )[:1000],
+            metadata=suite_check_metadata(result, suite_file),
+        )
+
+    return _check
+
+
+# ------------------------------------------------------------------------------ foreign_keys
+
+
+def _references(spec: TableSpec) -> list[tuple[str, str, str]]:
+    """(column, parent table, parent column) for every reference column of ``spec``."""
+    out = []
+    for c in spec.columns:
+        if c.references:
+            parent, parent_column = c.references.split(".")
+            out.append((c.name, parent, parent_column))
+    return out
+
+
+def check_foreign_keys(con, spec: TableSpec, sample_size: int = SAMPLE_SIZE) -> list[dict]:
+    """One entry per reference column: rows checked, dangling rows and samples."""
+    key = list(spec.primary_key)
+    results = []
+    for column, parent, parent_column in _references(spec):
+        entry = {
+            "column": column,
+            "references": f"{parent}.{parent_column}",
+            "rows_checked": None,
+            "dangling_rows": None,
+            "dangling_values": [],
+            "sample_values": [],
+            "sample_rows": [],
+            "error": None,
+        }
+        results.append(entry)
+        if not _table_exists(con, parent):
+            entry["error"] = f"parent table raw.{parent} does not exist (not loaded yet?)"
+            continue
+        col, pcol = quote(column), quote(parent_column)
+        dangling = (
+            f"from {_relation(spec.name)} c where c.{col} is not null and not exists "
+            f"(select 1 from {_relation(parent)} p where p.{pcol} = c.{col})"
+        )
+        checked, rows, values = con.execute(
+            f"select (select count({col}) from {_relation(spec.name)}), count(*), "
+            f"count(distinct c.{col}) {dangling}"
+        ).fetchone()
+        entry.update(rows_checked=checked, dangling_rows=rows, dangling_values=values)
+        if rows:
+            entry["sample_values"] = [
+                {"value": json_safe(v), "rows": n}
+                for v, n in con.execute(
+                    f"select c.{col}, count(*) as n {dangling} group by 1 order by n desc, 1 "
+                    f"limit {int(sample_size)}"
+                ).fetchall()
+            ]
+            cols = list(dict.fromkeys([*key, column]))
+            cur = con.execute(
+                f"select {', '.join('c.' + quote(k) for k in cols)} {dangling} "
+                f"order by {', '.join('c.' + quote(k) for k in key)} limit {int(sample_size)}"
+            )
+            entry["sample_rows"] = [json_safe(dict(zip(cols, row))) for row in cur.fetchall()]
+    return results
+
+
+def _foreign_keys_markdown(results: list[dict]) -> str:
+    lines = [
+        "| column | references | non-null rows | dangling rows | distinct dangling | sample |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        sample = r["error"] or ", ".join(f"{s['value']} ({s['rows']})" for s in r["sample_values"][:5])
+        lines.append(
+            f"| {r['column']} | {r['references']} | {'' if r['rows_checked'] is None else r['rows_checked']} | "
+            f"{'' if r['dangling_rows'] is None else r['dangling_rows']} | "
+            f"{'' if r['dangling_rows'] is None else r['dangling_values']} | {_md(sample)} |"
+        )
+    return "\n".join(lines)
+
+
+def _build_foreign_keys_check(spec: TableSpec) -> dg.AssetChecksDefinition:
+    refs = _references(spec)
+    parents = sorted({parent for _, parent, _ in refs if parent != spec.name})
+
+    @dg.asset_check(
+        asset=raw_key(spec),
+        name=FOREIGN_KEYS_CHECK,
+        blocking=True,
+        additional_deps=[dg.AssetKey(["raw", p]) for p in parents],
+        description=(
+            "Every non-null reference resolves in its parent raw table: "
+            + ", ".join(f"`{c}` -> `{p}.{pc}`" for c, p, pc in refs)
+            + "."
+        ),
+    )
+    def _check(context: AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
+        started = time.perf_counter()
+        with warehouse.connect(read_only=True) as con:
+            results = check_foreign_keys(con, spec)
+        failed = [r for r in results if r["error"] or r["dangling_rows"]]
+        context.log.info(
+            f"{spec.name}: {len(results)} references, {len(failed)} with dangling rows, "
+            f"{time.perf_counter() - started:.2f}s"
+        )
+        return dg.AssetCheckResult(
+            passed=not failed,
+            severity=dg.AssetCheckSeverity.ERROR,
+            description=(
+                "Dangling references: "
+                + ", ".join(
+                    f"{r['column']} -> {r['references']}: "
+                    + (r["error"] or f"{r['dangling_rows']} rows")
+                    for r in failed
+                )
+                if failed
+                else f"All {len(results)} references resolve."
+            )[:1000],
+            metadata={
+                "references_checked": len(results),
+                "references_failed": len(failed),
+                "dangling_rows": sum(r["dangling_rows"] or 0 for r in results),
+                "failures": dg.MetadataValue.json(
+                    {f"{r['column']} -> {r['references']}": r for r in failed}
+                ),
+                "summary": dg.MetadataValue.md(_foreign_keys_markdown(results)),
+                "duration_seconds": round(time.perf_counter() - started, 3),
+            },
+        )
+
+    return _check
+
+
+# ------------------------------------------------------------------------------------- volume
+
+
+def daily_volume(con, table: str, column: str, lookback_days: int = VOLUME_LOOKBACK_DAYS) -> dict:
+    """Row count, first/last event day, and the events per day of the last ``lookback_days``
+    days up to the last event day, with the days that had none although events had started."""
+    col = quote(column)
+    row_count, first_day, last_day, last_at = con.execute(
+        f"select count(*), min({col})::date, max({col})::date, max({col}) from {_relation(table)}"
+    ).fetchone()
+    out = {
+        "row_count": row_count,
+        "first_day": first_day,
+        "last_day": last_day,
+        "last_event_at": last_at,
+        "days": [],
+        "zero_days": [],
+    }
+    if not row_count or last_day is None:
+        return out
+    rows = con.execute(
+        f"""
+        with days as (
+            select cast(d as date) as day
+            from range(?::date - (? - 1) * interval 1 day, ?::date + interval 1 day,
+                       interval 1 day) t(d)
+        ),
+        counts as (
+            select {col}::date as day, count(*) as events
+            from {_relation(table)}
+            where {col} >= ?::date - (? - 1) * interval 1 day
+            group by 1
+        )
+        select days.day, coalesce(counts.events, 0) as events
+        from days left join counts using (day)
+        order by days.day
+        """,
+        [last_day, lookback_days, last_day, last_day, lookback_days],
+    ).fetchall()
+    out["days"] = [{"day": d.isoformat(), "events": n} for d, n in rows]
+    out["zero_days"] = [d.isoformat() for d, n in rows if n == 0 and d > first_day]
+    return out
+
+
+def _build_volume_check(spec: TableSpec, column: str) -> dg.AssetChecksDefinition:
+    @dg.asset_check(
+        asset=raw_key(spec),
+        name=VOLUME_CHECK,
+        blocking=False,
+        description=(
+            f"WARN when `raw.{spec.name}` is empty, or when a day of the "
+            f"{VOLUME_LOOKBACK_DAYS} days up to the last `{column}` day has no rows although "
+            "earlier days have (a lost day in the export)."
+        ),
+    )
+    def _check(warehouse: Warehouse) -> dg.AssetCheckResult:
+        with warehouse.connect(read_only=True) as con:
+            v = daily_volume(con, spec.name, column)
+        counts = [d["events"] for d in v["days"]]
+        median = sorted(counts)[len(counts) // 2] if counts else 0
+        passed = bool(v["row_count"]) and not v["zero_days"]
+        if not v["row_count"]:
+            description = f"raw.{spec.name} is empty."
+        elif v["zero_days"]:
+            description = (
+                f"{len(v['zero_days'])} day(s) without rows in the last {VOLUME_LOOKBACK_DAYS} "
+                f"days: {', '.join(v['zero_days'][:10])}"
+            )
+        else:
+            description = f"Rows every day of the last {VOLUME_LOOKBACK_DAYS} days."
+        table = "\n".join(
+            ["| day | rows |", "|---|---|"] + [f"| {d['day']} | {d['events']} |" for d in v["days"]]
+        )
+        return dg.AssetCheckResult(
+            passed=passed,
+            severity=dg.AssetCheckSeverity.WARN,
+            description=description,
+            metadata={
+                "row_count": v["row_count"],
+                "first_day": str(v["first_day"] or ""),
+                "last_day": str(v["last_day"] or ""),
+                "last_event_at": str(v["last_event_at"] or ""),
+                "days_checked": len(v["days"]),
+                "days_without_rows": len(v["zero_days"]),
+                "median_rows_per_day": median,
+                "zero_days": dg.MetadataValue.json(v["zero_days"]),
+                "daily_rows": dg.MetadataValue.md(table),
+            },
+        )
+
+    return _check
+
+
+# ------------------------------------------------------------------------------------ factory
+
+
+def build_raw_quality_checks(
+    specs: tuple[TableSpec, ...] | list[TableSpec] = TABLES,
+    expectations_dir: Path = EXPECTATIONS_DIR,
+    engine: str = "auto",
+) -> list[dg.AssetChecksDefinition]:
+    """The raw quality gate for ``specs`` (default: every contract table).
+
+    ``engine``: ``auto`` (GX on pandas for small tables, SQL for ``large`` ones), ``sql`` (SQL
+    for every table) or ``pandas`` (GX for every table; only sensible on small test data).
+    """
+    if engine not in ("auto", "sql", "pandas"):
+        raise ValueError(f"engine must be auto, sql or pandas, not {engine!r}")
+    checks: list[dg.AssetChecksDefinition] = []
+    for spec in specs:
+        checks.append(_build_expectations_check(spec, Path(expectations_dir), engine))
+        if _references(spec):
+            checks.append(_build_foreign_keys_check(spec))
+        if spec.name in VOLUME_COLUMNS:
+            checks.append(_build_volume_check(spec, VOLUME_COLUMNS[spec.name]))
+    return checks
+
+
+def check_names_by_table() -> dict[str, list[str]]:
+    """Table -> the names of its quality checks (documentation and tests)."""
+    out = {}
+    for spec in TABLES:
+        names = [EXPECTATIONS_CHECK]
+        if _references(spec):
+            names.append(FOREIGN_KEYS_CHECK)
+        if spec.name in VOLUME_COLUMNS:
+            names.append(VOLUME_CHECK)
+        out[spec.name] = names
+    return out
+

@@ -1,0 +1,123 @@
+"""Shared fixtures: a small generated company and whole-pipeline runs in temporary folders."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+FIXTURES = SHARED / "fixtures"
+DBT_DIR = REPO / "dbt_project"
+BIN = Path(sys.executable).parent
+
+SMALL_ACCOUNTS = 40
+SMALL_SEED = 11
+
+
+def generate_company(out: Path, accounts: int = SMALL_ACCOUNTS, seed: int = SMALL_SEED) -> Path:
+    subprocess.run(
+        [sys.executable, "-m", "sample_company", "--accounts", str(accounts), "--seed", str(seed),
+         "--out", str(out)],
+        check=True, capture_output=True, text=True,
+    )
+    return out
+
+
+@pytest.fixture(scope="session")
+def dbt_manifest() -> Path:
+    """The manifest Dagster builds its dbt assets from (what `make dev` and `make run` parse)."""
+    subprocess.run(
+        [str(BIN / "dbt"), "parse", "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR),
+         "--quiet"],
+        check=True,
+    )
+    return DBT_DIR / "target" / "manifest.json"
+
+
+@pytest.fixture(scope="session")
+def small_company(tmp_path_factory) -> Path:
+    """A generated company (exports + ground truth); copy it before changing anything."""
+    return generate_company(tmp_path_factory.mktemp("company") / "raw")
+
+
+@contextmanager
+def pipeline_env(raw_dir: Path, warehouse_dir: Path) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in ("CS_RAW_DIR", "CS_WAREHOUSE_DIR")}
+    os.environ["CS_RAW_DIR"] = str(raw_dir)
+    os.environ["CS_WAREHOUSE_DIR"] = str(warehouse_dir)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+@dataclass
+class RunOutcome:
+    success: bool
+    result: object  # dagster ExecuteInProcessResult
+    raw_dir: Path
+    warehouse_dir: Path
+
+    @property
+    def published_db(self) -> Path:
+        return self.warehouse_dir / "cs_metrics.duckdb"
+
+    @property
+    def build_db(self) -> Path:
+        return self.warehouse_dir / "build.duckdb"
+
+    def failed_steps(self) -> dict[str, str]:
+        return {
+            e.step_key: e.event_specific_data.error.message
+            for e in self.result.all_events
+            if e.is_step_failure
+        }
+
+    def check_results(self) -> dict[tuple[str, str], object]:
+        """(asset key path, check name) -> AssetCheckEvaluation of this run."""
+        out = {}
+        for e in self.result.all_events:
+            if e.event_type_value == "ASSET_CHECK_EVALUATION":
+                ev = e.event_specific_data
+                out[("/".join(ev.asset_key.path), ev.check_name)] = ev
+        return out
+
+
+def run_pipeline(raw_dir: Path, warehouse_dir: Path) -> RunOutcome:
+    """One `refresh` job run, exactly as `make run` executes it, in the given folders."""
+    import dagster as dg
+
+    from orchestration.definitions import defs
+
+    warehouse_dir.mkdir(parents=True, exist_ok=True)
+    with pipeline_env(raw_dir, warehouse_dir):
+        result = defs.resolve_job_def("refresh").execute_in_process(
+            instance=dg.DagsterInstance.ephemeral(), raise_on_error=False
+        )
+    return RunOutcome(result.success, result, raw_dir, warehouse_dir)
+
+
+@pytest.fixture(scope="session")
+def published_run(dbt_manifest, small_company, tmp_path_factory) -> RunOutcome:
+    """The small company run once through the whole pipeline."""
+    outcome = run_pipeline(small_company, tmp_path_factory.mktemp("warehouse"))
+    assert outcome.success, outcome.failed_steps()
+    return outcome
+
+
+def copy_company(src: Path, dst: Path) -> Path:
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("_ground_truth"))
+    return dst

@@ -1,0 +1,629 @@
+"""The raw quality gate: generated suites, both runners, and the Dagster checks on tiny exports.
+
+Every count asserted here was worked out by hand from the CSV rows written in the test.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+
+from orchestration.defs.quality.checks import (
+    EXPECTATIONS_CHECK,
+    FOREIGN_KEYS_CHECK,
+    VOLUME_CHECK,
+    build_raw_quality_checks,
+)
+from orchestration.lib import expectations as ex
+from orchestration.lib.contract import TABLES, get_table
+from orchestration.lib.loader import connect, create_empty_table, ensure_raw_schema, load_table
+from orchestration.lib.warehouse import Warehouse
+
+ROSTER = "csm_id,csm_name,email,team,start_date,end_date\ncsm1,Ann,,pod1,2020-01-01,\ncsm2,Bob,,pod2,2020-01-01,\n"
+ACCOUNTS_HEADER = "account_id,account_name,segment,industry,region,owner_csm_id,created_date\n"
+ACCOUNTS = (
+    ACCOUNTS_HEADER
+    + "acc1,Acme,smb,Tech,NA,csm1,2021-01-01\n"
+    + "acc2,Beta,enterprise,Retail,EMEA,csm2,2021-02-01\n"
+    + "acc3,Gamma,mid_market,,APAC,,2021-03-01\n"
+)
+CONTACTS_HEADER = "contact_id,account_id,full_name,email,role,active_from,left_date\n"
+CONTACTS = (
+    CONTACTS_HEADER
+    + "con1,acc1,Cat,,sponsor,2021-01-01,\n"
+    + "con2,acc1,Dan,,champion,2021-01-01,2022-06-30\n"
+    + "con3,acc2,Eve,,end_user,2021-02-01,\n"
+    + "con4,acc3,Fay,,technical,2021-03-01,\n"
+)
+INVOICES_HEADER = (
+    "invoice_id,customer_id,invoice_date,due_date,status,currency,total_amount,tax_amount\n"
+)
+INVOICES = (
+    INVOICES_HEADER
+    + "inv1,cus1,2024-01-01,2024-01-31,paid,USD,100.00,20.00\n"
+    + "inv2,cus1,2024-02-01,2024-03-02,open,USD,100.00,\n"
+    + "inv3,cus2,2024-01-15,2024-02-14,paid,EUR,250.50,0\n"
+)
+CUSTOMERS = (
+    "customer_id,account_id,customer_name,currency,created_date\n"
+    "cus1,acc1,Acme Inc,USD,2021-01-01\ncus2,acc2,Beta GmbH,EUR,2021-02-01\n"
+)
+QUOTAS_HEADER = "owner_id,quarter_start,quota_type,amount,currency\n"
+QUOTAS = (
+    QUOTAS_HEADER
+    + "rep1,2024-01-01,renewal,1000,USD\n"
+    + "rep1,2024-01-01,expansion,500,USD\n"
+    + "rep1,2024-04-01,renewal,1000,USD\n"
+    + "rep2,2024-01-01,renewal,800,USD\n"
+)
+USERS = (
+    "user_id,account_id,email,provisioned_date,deactivated_date\n"
+    "u1,acc1,,2021-01-01,\nu2,acc2,,2021-02-01,\n"
+)
+FEATURES = "feature_key,feature_name,is_key_feature,released_date\nf1,Reports,true,\nf2,Alerts,false,\n"
+EVENTS_HEADER = "event_id,user_id,account_id,event_at,feature_key,duration_seconds\n"
+
+
+def events_csv(days: list[str]) -> str:
+    """Two events a day on each of ``days``."""
+    rows = []
+    for n, day in enumerate(days):
+        rows.append(f"e{2 * n},u1,acc1,{day} 09:00:00,f1,30\n")
+        rows.append(f"e{2 * n + 1},u2,acc2,{day} 17:30:00,f2,\n")
+    return EVENTS_HEADER + "".join(rows)
+
+
+CLEAN = {
+    "crm_csm_roster": ROSTER,
+    "crm_accounts": ACCOUNTS,
+    "crm_contacts": CONTACTS,
+    "billing_customers": CUSTOMERS,
+    "billing_invoices": INVOICES,
+    "crm_quotas": QUOTAS,
+    "product_users": USERS,
+    "product_features": FEATURES,
+    "product_usage_events": events_csv([f"2024-03-{d:02d}" for d in range(1, 11)]),
+}
+
+
+def build_warehouse(tmp_path: Path, exports: dict[str, str]) -> Warehouse:
+    """A build database whose ``raw`` schema holds ``exports`` (table name -> CSV text); every
+    other contract table exists and is empty."""
+    raw_dir, warehouse_dir = tmp_path / "raw", tmp_path / "warehouse"
+    for table, text in exports.items():
+        spec = get_table(table)
+        path = raw_dir / spec.system / f"{spec.entity}.csv"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    warehouse = Warehouse(raw_dir=str(raw_dir), warehouse_dir=str(warehouse_dir))
+    con = connect(warehouse.build_db)
+    try:
+        ensure_raw_schema(con)
+        for spec in TABLES:
+            if spec.name in exports:
+                result = load_table(con, spec, raw_dir)
+                assert result.rows_quarantined == 0, (spec.name, result)
+            else:
+                create_empty_table(con, spec)
+    finally:
+        con.close()
+    return warehouse
+
+
+@pytest.fixture(scope="module")
+def checks() -> dict[tuple[str, str], dg.AssetChecksDefinition]:
+    """Every quality check, by (table, check name)."""
+    out = {}
+    for check in build_raw_quality_checks():
+        (key,) = check.check_keys
+        out[(key.asset_key.path[-1], key.name)] = check
+    return out
+
+
+def run_check(checks, table: str, name: str, warehouse: Warehouse) -> dg.AssetCheckResult:
+    """Invoke one check directly, with the warehouse resource, as Dagster would."""
+    check = checks[(table, name)]
+    if name == VOLUME_CHECK:  # takes no context
+        return check(warehouse=warehouse)
+    return check(
+        dg.build_asset_check_context(resources={"warehouse": warehouse}, instance=_instance())
+    )
+
+
+@functools.cache
+def _instance() -> dg.DagsterInstance:
+    return dg.DagsterInstance.ephemeral()
+
+
+def failures(result: dg.AssetCheckResult) -> dict:
+    return result.metadata["failures"].data
+
+
+def unexpected_by_expectation(result: dg.AssetCheckResult) -> dict[str, int]:
+    return {
+        v["expectation"] + ":" + ",".join(
+            v["kwargs"].get("column_list") or [v["kwargs"].get("column", "")]
+        ): v["unexpected_count"]
+        for v in failures(result).values()
+    }
+
+
+# ------------------------------------------------------------------------------ the suites
+
+
+def test_committed_suites_equal_the_generated_ones():
+    """`python -m orchestration.lib.expectations` has been run after the last contract change."""
+    for spec in TABLES:
+        path = ex.suite_path(spec.name)
+        assert path.exists(), f"missing {path}: run python -m orchestration.lib.expectations"
+        assert path.read_text() == ex.render_suite(ex.build_suite(spec)), (
+            f"{path} is stale: run python -m orchestration.lib.expectations"
+        )
+    on_disk = {p.stem for p in ex.EXPECTATIONS_DIR.glob("*.json")}
+    assert on_disk == {spec.name for spec in TABLES}
+
+
+def test_suite_contents_follow_the_contract():
+    suite = ex.build_suite(get_table("billing_invoices"))
+    got = [(e["type"], e["kwargs"]) for e in suite["expectations"]]
+    assert ("expect_column_values_to_be_unique", {"column": "invoice_id"}) in got
+    assert ("expect_column_values_to_not_be_null", {"column": "invoice_id"}) in got
+    assert ("expect_column_values_to_not_be_null", {"column": "customer_id"}) in got
+    assert ("expect_column_values_to_not_be_null", {"column": "tax_amount"}) not in got  # optional
+    assert ("expect_column_values_to_be_between", {"column": "total_amount", "min_value": 0}) in got
+    assert (
+        "expect_column_values_to_be_in_set",
+        {"column": "status", "value_set": ["draft", "open", "paid", "void", "uncollectible"]},
+    ) in got
+    assert (
+        "expect_column_values_to_be_between",
+        {"column": "invoice_date", "min_value": "2000-01-01", "max_value": "2100-12-31"},
+    ) in got
+    quotas = ex.build_suite(get_table("crm_quotas"))["expectations"]
+    assert {
+        "type": "expect_compound_columns_to_be_unique",
+        "kwargs": {"column_list": ["owner_id", "quarter_start", "quota_type"]},
+        "meta": {"rule": "key_unique", "source": "contract"},
+        "severity": "critical",
+    } in quotas
+    tickets = ex.build_suite(get_table("support_tickets"))["expectations"]
+    assert {
+        "column": "created_at",
+        "min_value": ex.TIMESTAMP_RANGE_MIN,
+        "max_value": ex.TIMESTAMP_RANGE_MAX,
+    } in [e["kwargs"] for e in tickets]
+    nps = ex.build_suite(get_table("surveys_nps_responses"))["expectations"]
+    assert {"column": "score", "min_value": 0, "max_value": 10} in [e["kwargs"] for e in nps]
+
+
+def test_every_suite_loads_in_great_expectations():
+    for spec in TABLES:
+        gx_suite = ex.to_gx_suite(ex.load_suite(spec.name))
+        assert len(gx_suite.expectations) == len(ex.load_suite(spec.name)["expectations"])
+
+
+def test_overrides_are_appended(tmp_path):
+    overrides = tmp_path / "overrides"
+    overrides.mkdir()
+    (overrides / "crm_accounts.json").write_text(
+        json.dumps(
+            [
+                {
+                    "type": "expect_column_values_to_be_in_set",
+                    "kwargs": {"column": "region", "value_set": ["NA", "EMEA", "APAC", "LATAM"]},
+                    "severity": "warning",
+                }
+            ]
+        )
+    )
+    spec = get_table("crm_accounts")
+    suite = ex.build_suite(spec, tmp_path)
+    assert suite["expectations"][:-1] == ex.contract_expectations(spec)
+    assert suite["expectations"][-1] == {
+        "type": "expect_column_values_to_be_in_set",
+        "kwargs": {"column": "region", "value_set": ["NA", "EMEA", "APAC", "LATAM"]},
+        "meta": {"rule": "override", "source": "override"},
+        "severity": "warning",
+    }
+    ex.write_suites(tmp_path, (spec,))
+    assert ex.load_suite("crm_accounts", tmp_path) == suite
+
+
+# ---------------------------------------------------------------------------- the checks
+
+
+def test_clean_tables_pass(tmp_path, checks):
+    warehouse = build_warehouse(tmp_path, CLEAN)
+    for table in CLEAN:
+        result = run_check(checks, table, EXPECTATIONS_CHECK, warehouse)
+        assert result.passed, (table, result.description)
+        assert result.metadata["expectations_failed"].value == 0
+        assert result.metadata["expectations_evaluated"].value == len(
+            ex.load_suite(table)["expectations"]
+        )
+        if (table, FOREIGN_KEYS_CHECK) in checks:
+            fk = run_check(checks, table, FOREIGN_KEYS_CHECK, warehouse)
+            assert fk.passed, (table, fk.description)
+            assert fk.metadata["dangling_rows"].value == 0
+    accounts = run_check(checks, "crm_accounts", EXPECTATIONS_CHECK, warehouse)
+    assert accounts.metadata["engine"].value == "great_expectations"
+    assert accounts.metadata["rows_validated"].value == 3
+    assert "| pass |" in accounts.metadata["summary"].value
+    events = run_check(checks, "product_usage_events", EXPECTATIONS_CHECK, warehouse)
+    assert events.metadata["engine"].value == "duckdb_sql"  # the large table never goes to pandas
+    assert events.metadata["rows_validated"].value == 20
+
+
+def test_duplicate_keys_fail_with_the_count_of_duplicated_rows(tmp_path, checks):
+    accounts = (
+        ACCOUNTS
+        + "acc1,Acme again,smb,,,,2021-01-01\n"  # acc1 twice
+        + "acc2,Beta again,smb,,,,2021-01-01\n"  # acc2 three times
+        + "acc2,Beta thrice,smb,,,,2021-01-01\n"
+    )
+    quotas = QUOTAS + "rep1,2024-01-01,renewal,900,USD\n"  # (rep1, 2024-01-01, renewal) twice
+    warehouse = build_warehouse(
+        tmp_path, {"crm_csm_roster": ROSTER, "crm_accounts": accounts, "crm_quotas": quotas}
+    )
+    result = run_check(checks, "crm_accounts", EXPECTATIONS_CHECK, warehouse)
+    assert not result.passed
+    assert result.severity == dg.AssetCheckSeverity.ERROR
+    # GX counts every row whose key occurs more than once: 2 (acc1) + 3 (acc2).
+    assert unexpected_by_expectation(result) == {
+        "expect_column_values_to_be_unique:account_id": 5
+    }
+    (failure,) = failures(result).values()
+    assert set(failure["sample_values"]) == {"acc1", "acc2"}
+    assert sorted(r["account_id"] for r in failure["sample_rows"]) == ["acc1"] * 2 + ["acc2"] * 3
+
+    result = run_check(checks, "crm_quotas", EXPECTATIONS_CHECK, warehouse)
+    assert not result.passed
+    assert unexpected_by_expectation(result) == {
+        "expect_compound_columns_to_be_unique:owner_id,quarter_start,quota_type": 2
+    }
+
+
+def test_values_outside_an_enum_fail(tmp_path, checks):
+    contacts = (
+        CONTACTS
+        + "con5,acc1,Gus,,ceo,2021-01-01,\n"
+        + "con6,acc2,Hal,,ceo,2021-01-01,\n"
+        + "con7,acc2,Ida,,CHAMPION,2021-01-01,\n"  # case matters
+    )
+    warehouse = build_warehouse(
+        tmp_path, {"crm_csm_roster": ROSTER, "crm_accounts": ACCOUNTS, "crm_contacts": contacts}
+    )
+    result = run_check(checks, "crm_contacts", EXPECTATIONS_CHECK, warehouse)
+    assert not result.passed
+    assert unexpected_by_expectation(result) == {"expect_column_values_to_be_in_set:role": 3}
+    (failure,) = failures(result).values()
+    assert sorted(failure["sample_values"]) == ["CHAMPION", "ceo"]
+    assert sorted(r["contact_id"] for r in failure["sample_rows"]) == ["con5", "con6", "con7"]
+    assert "FAIL" in result.metadata["summary"].value
+
+
+def test_negative_amounts_and_implausible_dates_fail(tmp_path, checks):
+    invoices = (
+        INVOICES
+        + "inv4,cus1,2024-03-01,2024-03-31,paid,USD,-10.00,0\n"  # negative total
+        + "inv5,cus1,2024-03-01,2024-03-31,paid,USD,-0.01,-2.00\n"  # negative total and tax
+        + "inv6,cus2,1999-12-31,2024-03-31,paid,USD,0,\n"  # invoice date too early
+        + "inv7,cus2,2024-03-01,0202-03-31,paid,USD,5,\n"  # typo'd year: outside pandas' ns range
+    )
+    warehouse = build_warehouse(
+        tmp_path,
+        {
+            "crm_csm_roster": ROSTER, "crm_accounts": ACCOUNTS,
+            "billing_customers": CUSTOMERS, "billing_invoices": invoices,
+        },
+    )
+    result = run_check(checks, "billing_invoices", EXPECTATIONS_CHECK, warehouse)
+    assert not result.passed
+    assert unexpected_by_expectation(result) == {
+        "expect_column_values_to_be_between:total_amount": 2,
+        "expect_column_values_to_be_between:tax_amount": 1,
+        "expect_column_values_to_be_between:invoice_date": 1,
+        "expect_column_values_to_be_between:due_date": 1,
+    }
+    assert result.metadata["unexpected_rows"].value == 5
+    by_label = {k.split(": ", 1)[1]: v for k, v in failures(result).items()}
+    assert sorted(by_label["expect_column_values_to_be_between(total_amount)"]["sample_values"]) == [
+        -10.0, -0.01
+    ]
+    assert by_label["expect_column_values_to_be_between(due_date)"]["sample_rows"] == [
+        {"invoice_id": "inv7", "due_date": "0202-03-31 00:00:00"}
+    ]
+
+
+def test_dangling_foreign_keys_fail(tmp_path, checks):
+    accounts = ACCOUNTS + "acc4,Delta,smb,,,csm9,2021-04-01\n"  # owner not in the roster
+    contacts = (
+        CONTACTS
+        + "con5,acc9,Gus,,sponsor,2021-01-01,\n"
+        + "con6,acc9,Hal,,sponsor,2021-01-01,\n"
+        + "con7,acc8,Ida,,sponsor,2021-01-01,\n"
+    )
+    warehouse = build_warehouse(
+        tmp_path, {"crm_csm_roster": ROSTER, "crm_accounts": accounts, "crm_contacts": contacts}
+    )
+    result = run_check(checks, "crm_contacts", FOREIGN_KEYS_CHECK, warehouse)
+    assert not result.passed
+    assert result.severity == dg.AssetCheckSeverity.ERROR
+    assert result.metadata["dangling_rows"].value == 3
+    failure = failures(result)["account_id -> crm_accounts.account_id"]
+    assert (failure["rows_checked"], failure["dangling_rows"], failure["dangling_values"]) == (7, 3, 2)
+    assert failure["sample_values"] == [{"value": "acc9", "rows": 2}, {"value": "acc8", "rows": 1}]
+    assert [r["contact_id"] for r in failure["sample_rows"]] == ["con5", "con6", "con7"]
+
+    # A null reference is not dangling (acc3 has no owner); csm9 is.
+    result = run_check(checks, "crm_accounts", FOREIGN_KEYS_CHECK, warehouse)
+    assert not result.passed
+    assert result.metadata["dangling_rows"].value == 1
+    assert failures(result)["owner_csm_id -> crm_csm_roster.csm_id"]["sample_rows"] == [
+        {"account_id": "acc4", "owner_csm_id": "csm9"}
+    ]
+    # The suites themselves are fine: references are the foreign-key check's job.
+    assert run_check(checks, "crm_contacts", EXPECTATIONS_CHECK, warehouse).passed
+
+
+def test_warning_override_warns_without_blocking(tmp_path):
+    expectations_dir = tmp_path / "expectations"
+    (expectations_dir / "overrides").mkdir(parents=True)
+    (expectations_dir / "overrides" / "crm_accounts.json").write_text(
+        json.dumps(
+            {
+                "expectations": [
+                    {
+                        "type": "expect_column_values_to_be_in_set",
+                        "kwargs": {"column": "region", "value_set": ["NA", "EMEA", "LATAM"]},
+                        "severity": "warning",
+                    }
+                ]
+            }
+        )
+    )
+    spec = get_table("crm_accounts")
+    ex.write_suites(expectations_dir, (spec,))
+    check, _foreign_keys = build_raw_quality_checks((spec,), expectations_dir)
+    warehouse = build_warehouse(tmp_path, {"crm_csm_roster": ROSTER, "crm_accounts": ACCOUNTS})
+    result = check(dg.build_asset_check_context(resources={"warehouse": warehouse}))
+    assert not result.passed
+    assert result.severity == dg.AssetCheckSeverity.WARN  # APAC is not in the override's set
+    assert unexpected_by_expectation(result) == {"expect_column_values_to_be_in_set:region": 1}
+
+
+def test_volume_warns_on_a_day_without_events(tmp_path, checks):
+    days = [f"2024-03-{d:02d}" for d in range(1, 11) if d != 7]  # the 7th is missing
+    warehouse = build_warehouse(
+        tmp_path,
+        {
+            "crm_csm_roster": ROSTER, "crm_accounts": ACCOUNTS, "product_users": USERS,
+            "product_features": FEATURES, "product_usage_events": events_csv(days),
+        },
+    )
+    result = run_check(checks, "product_usage_events", VOLUME_CHECK, warehouse)
+    assert not result.passed
+    assert result.severity == dg.AssetCheckSeverity.WARN
+    assert result.metadata["zero_days"].data == ["2024-03-07"]
+    assert result.metadata["row_count"].value == 18
+    # Days before the first event (the 28-day window starts in February) do not count.
+    assert result.metadata["days_checked"].value == 28
+    assert result.metadata["last_day"].value == "2024-03-10"
+
+    clean = build_warehouse(tmp_path / "clean", CLEAN)
+    assert run_check(checks, "product_usage_events", VOLUME_CHECK, clean).passed
+
+
+def test_volume_warns_on_an_empty_table(tmp_path, checks):
+    warehouse = build_warehouse(tmp_path, {})
+    result = run_check(checks, "product_usage_events", VOLUME_CHECK, warehouse)
+    assert not result.passed
+    assert result.metadata["row_count"].value == 0
+
+
+# -------------------------------------------------------------------- GX and SQL agree
+
+
+DIRTY = {
+    "crm_csm_roster": ROSTER,
+    "crm_accounts": ACCOUNTS + "acc1,Dup,smb,,,,2021-01-01\n" + "acc5,Bad,tiny,,,,1850-01-01\n",
+    "crm_contacts": CONTACTS + "con5,acc1,Gus,,ceo,2021-01-01,3000-01-01\n",
+    "billing_invoices": INVOICES
+    + "inv4,cus1,2024-03-01,2024-03-31,void,XXX,-10.00,\n"
+    + "inv4,cus1,2024-03-01,0202-03-31,paid,USD,7,-1\n",
+    "crm_quotas": QUOTAS + "rep1,2024-01-01,renewal,-1,USD\n" + "rep9,2024-01-01,other,1,USD\n",
+    "product_usage_events": events_csv(["2024-03-01", "2024-03-02"])
+    + "e0,u1,acc1,2024-03-03 10:00:00,f1,-5\n"
+    + "e99,u1,acc1,2101-01-01 00:00:00,f1,1\n"
+    + "e98,u1,acc1,2100-12-31 23:59:59,f1,1\n",  # last instant in range: passes
+}
+
+
+def test_sql_runner_agrees_with_great_expectations(tmp_path):
+    warehouse = build_warehouse(tmp_path, DIRTY)
+    with duckdb.connect(str(warehouse.build_db), read_only=True) as con:
+        for table in DIRTY:
+            suite = ex.load_suite(table)
+            df = con.execute(f"select * from raw.{table}").df()
+            gx_result = ex.run_suite_on_dataframe(suite, df)
+            sql_result = ex.run_suite_in_duckdb(con, suite)
+            assert gx_result.engine == "great_expectations" and sql_result.engine == "duckdb_sql"
+            assert gx_result.row_count == sql_result.row_count
+            assert [r.label for r in gx_result.results] == [r.label for r in sql_result.results]
+            for g, s in zip(gx_result.results, sql_result.results):
+                assert g.error is None and s.error is None, (table, g.label, g.error, s.error)
+                assert (g.success, g.unexpected_count) == (s.success, s.unexpected_count), (
+                    table, g.label
+                )
+                if g.type != "expect_compound_columns_to_be_unique":
+                    assert {str(v)[:10] for v in g.sample_values} == {
+                        str(v)[:10] for v in s.sample_values
+                    }, (table, g.label)
+            assert gx_result.success == sql_result.success
+    counts = {}
+    with duckdb.connect(str(warehouse.build_db), read_only=True) as con:
+        for table in DIRTY:
+            res = ex.run_suite_in_duckdb(con, ex.load_suite(table))
+            counts[table] = {r.label: r.unexpected_count for r in res.failures}
+    assert counts == {
+        "crm_csm_roster": {},
+        "crm_accounts": {
+            "expect_column_values_to_be_unique(account_id)": 2,
+            "expect_column_values_to_be_in_set(segment)": 1,
+            "expect_column_values_to_be_between(created_date)": 1,
+        },
+        "crm_contacts": {
+            "expect_column_values_to_be_in_set(role)": 1,
+            "expect_column_values_to_be_between(left_date)": 1,
+        },
+        "billing_invoices": {
+            "expect_column_values_to_be_unique(invoice_id)": 2,
+            "expect_column_values_to_be_in_set(currency)": 1,
+            "expect_column_values_to_be_between(total_amount)": 1,
+            "expect_column_values_to_be_between(tax_amount)": 1,
+            "expect_column_values_to_be_between(due_date)": 1,
+        },
+        "crm_quotas": {
+            "expect_compound_columns_to_be_unique(owner_id, quarter_start, quota_type)": 2,
+            "expect_column_values_to_be_in_set(quota_type)": 1,
+            "expect_column_values_to_be_between(amount)": 1,
+        },
+        "product_usage_events": {
+            "expect_column_values_to_be_unique(event_id)": 2,
+            "expect_column_values_to_be_between(event_at)": 1,
+            "expect_column_values_to_be_between(duration_seconds)": 1,
+        },
+    }
+
+
+def test_sql_engine_for_every_table_gives_the_same_verdicts(tmp_path, checks):
+    warehouse = build_warehouse(tmp_path, DIRTY)
+    sql_checks = {}
+    for check in build_raw_quality_checks(engine="sql"):
+        (key,) = check.check_keys
+        sql_checks[(key.asset_key.path[-1], key.name)] = check
+    for table in DIRTY:
+        gx = run_check(checks, table, EXPECTATIONS_CHECK, warehouse)
+        sql = run_check(sql_checks, table, EXPECTATIONS_CHECK, warehouse)
+        assert sql.metadata["engine"].value == "duckdb_sql"
+        assert gx.passed == sql.passed
+        assert unexpected_by_expectation(gx) == unexpected_by_expectation(sql)
+
+
+def test_sql_runner_reports_unsupported_expectations():
+    con = duckdb.connect()
+    con.execute("create schema raw")
+    con.execute("create table raw.t as select 'a' as x union all select 'b'")
+    suite = {
+        "name": "t",
+        "expectations": [
+            {"type": "expect_column_values_to_match_regex", "kwargs": {"column": "x", "regex": "a"}},
+            {"type": "expect_table_row_count_to_be_between", "kwargs": {"min_value": 1}},
+            {"type": "expect_column_values_to_be_in_set",
+             "kwargs": {"column": "x", "value_set": ["a", "b"], "mostly": 0.5}},
+        ],
+        "meta": {},
+    }
+    result = ex.run_suite_in_duckdb(con, suite)
+    assert [r.success for r in result.results] == [False, True, True]
+    assert "no SQL translation" in result.results[0].error
+    assert not result.success
+
+
+# ------------------------------------------------------------------ blocking, in a real run
+
+
+def loading_asset(table: str) -> dg.AssetsDefinition:
+    """A minimal stand-in for the extract asset of ``table``: it loads the export."""
+
+    @dg.asset(key=["raw", table])
+    def _load(warehouse: Warehouse) -> None:
+        con = warehouse.connect()
+        try:
+            load_table(con, get_table(table), warehouse.raw_path)
+        finally:
+            con.close()
+
+    return _load
+
+
+def test_a_failing_check_blocks_what_is_downstream(tmp_path):
+    """Two exports are loaded in a run; their gate runs after them and stops what follows."""
+    raw_dir = tmp_path / "raw"
+    (raw_dir / "crm").mkdir(parents=True)
+    (raw_dir / "crm" / "csm_roster.csv").write_text(ROSTER)
+    (raw_dir / "crm" / "accounts.csv").write_text(ACCOUNTS + "acc1,Dup,smb,,,,2021-01-01\n")
+    warehouse = Warehouse(raw_dir=str(raw_dir), warehouse_dir=str(tmp_path / "warehouse"))
+
+    @dg.asset(deps=[dg.AssetKey(["raw", "crm_accounts"])])
+    def downstream() -> None: ...
+
+    loads = [loading_asset("crm_accounts"), loading_asset("crm_csm_roster")]
+    gate = build_raw_quality_checks((get_table("crm_accounts"), get_table("crm_csm_roster")))
+    result = dg.materialize(
+        [*loads, downstream, *gate], resources={"warehouse": warehouse}, raise_on_error=False
+    )
+    evaluations = {
+        (e.asset_key.path[-1], e.check_name): e for e in result.get_asset_check_evaluations()
+    }
+    assert not evaluations[("crm_accounts", EXPECTATIONS_CHECK)].passed
+    assert evaluations[("crm_accounts", FOREIGN_KEYS_CHECK)].passed  # the roster loaded first
+    assert evaluations[("crm_csm_roster", EXPECTATIONS_CHECK)].passed
+    failed = evaluations[("crm_accounts", EXPECTATIONS_CHECK)].metadata
+    assert failed["expectations_failed"].value == 1
+    assert failed["unexpected_rows"].value == 2
+    materialized = {e.asset_key for e in result.get_asset_materialization_events()}
+    assert {dg.AssetKey(["raw", "crm_accounts"]), dg.AssetKey(["raw", "crm_csm_roster"])} <= (
+        materialized
+    )
+    assert dg.AssetKey(["downstream"]) not in materialized
+    assert not result.success
+
+
+def test_every_table_gets_its_checks_and_they_load():
+    from orchestration.defs.quality import defs as quality_defs
+    from orchestration.defs.quality import raw_quality_checks
+
+    defs = dg.Definitions(
+        assets=[loading_asset(spec.name) for spec in TABLES],
+        asset_checks=raw_quality_checks,
+        resources={"warehouse": Warehouse()},
+    )
+    dg.Definitions.validate_loadable(defs)
+    dg.Definitions.validate_loadable(
+        dg.Definitions.merge(quality_defs, dg.Definitions(resources={"warehouse": Warehouse()}))
+    )
+    graph = defs.resolve_asset_graph()
+    specs = {key: graph.get_check_spec(key) for key in graph.asset_check_keys}
+    for spec in TABLES:
+        raw = dg.AssetKey(["raw", spec.name])
+        assert specs[dg.AssetCheckKey(raw, EXPECTATIONS_CHECK)].blocking
+        fk = dg.AssetCheckKey(raw, FOREIGN_KEYS_CHECK)
+        assert (fk in specs) == any(c.references for c in spec.columns)
+        if fk in specs:
+            assert specs[fk].blocking
+    volume = specs[dg.AssetCheckKey(dg.AssetKey(["raw", "product_usage_events"]), VOLUME_CHECK)]
+    assert not volume.blocking
+    assert len(specs) == len(raw_quality_checks) == 38
+
+
+def test_great_expectations_context_is_built_once():
+    first = ex._gx_batch_definition()
+    assert ex._gx_batch_definition() is first
+
+
+def test_empty_tables_pass(tmp_path, checks):
+    """An optional export that is absent loads as an empty table: nothing to object to."""
+    warehouse = build_warehouse(tmp_path, {})
+    for table, name in checks:
+        if name == VOLUME_CHECK:
+            continue
+        result = run_check(checks, table, name, warehouse)
+        assert result.passed, (table, name, result.description)
+        if name == EXPECTATIONS_CHECK:
+            assert result.metadata["rows_validated"].value == 0
