@@ -112,9 +112,3 @@
     cast(months_between(trunc(cast({{ end_expr }} as date), 'MM'),
                         trunc(cast({{ start_expr }} as date), 'MM')) as int)
 {%- endmacro %}
-
-
-{#- A date literal from an ISO string ('2024-01-31'). -#}
-{% macro date_literal(iso_date) -%}
-    cast('{{ iso_date }}' as date)
-{%- endmacro %}
