@@ -2,8 +2,10 @@
 
 
 import os
+import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -64,4 +66,9 @@ def cs_dbt_assets(
 
 
 def dbt_resource() -> DbtCliResource:
-    return DbtCliResource(project_dir=dbt_project())
+    # The dbt next to this interpreter, so nothing depends on an activated virtualenv.
+    dbt_executable = Path(sys.executable).with_name("dbt")
+    return DbtCliResource(
+        project_dir=dbt_project(),
+        dbt_executable=str(dbt_executable) if dbt_executable.exists() else "dbt",
+    )
