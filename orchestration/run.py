@@ -60,7 +60,10 @@ def run_refresh() -> bool:
     except dg.DagsterInvariantViolationError:
         instance = dg.DagsterInstance.ephemeral()
     result = defs.resolve_job_def("refresh").execute_in_process(
-        instance=instance, raise_on_error=False
+        instance=instance,
+        raise_on_error=False,
+        # Step-level progress only; every event is still in the instance for the UI.
+        run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
     )
     if not result.success:
         for event in result.all_events:
@@ -99,12 +102,12 @@ def headline(published_db: Path) -> str:
         return "n/a" if x is None else f"${x:,.0f}"
 
     lines = [f"Headline retention (latest closed periods; data as of {as_of}):",
-             f"  {'period':<28}{'start ARR':>14}{'end ARR':>14}{'GRR':>8}{'NRR':>8}"
+             f"  {'period':<42}{'start ARR':>14}{'end ARR':>14}{'GRR':>8}{'NRR':>8}"
              f"{'logo churn':>12}{'quick ratio':>13}"]
     for ptype, start, end, _, s_arr, e_arr, grr, nrr, churn, qr in rows:
         label = f"{ptype.replace('_', ' ')} {start}..{end}"
         lines.append(
-            f"  {label:<28}{money(s_arr):>14}{money(e_arr):>14}{pct(grr):>8}{pct(nrr):>8}"
+            f"  {label:<42}{money(s_arr):>14}{money(e_arr):>14}{pct(grr):>8}{pct(nrr):>8}"
             f"{pct(churn):>12}{'n/a' if qr is None else f'{qr:.2f}':>13}"
         )
     return "\n".join(lines)
