@@ -6,6 +6,7 @@ UV := .uv/bin/uv
 VENV := .venv
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 ACCOUNTS ?= 200
 SEED ?= 7

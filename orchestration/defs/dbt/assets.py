@@ -12,7 +12,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
 from orchestration.lib.dbt_project import dbt_project
-from orchestration.lib.warehouse import Warehouse
+from orchestration.lib.warehouse import REPO_ROOT, Warehouse
 
 
 class CsDbtTranslator(DagsterDbtTranslator):
@@ -66,9 +66,12 @@ def cs_dbt_assets(
 
 
 def dbt_resource() -> DbtCliResource:
-    # The dbt next to this interpreter, so nothing depends on an activated virtualenv.
-    dbt_executable = Path(sys.executable).with_name("dbt")
-    return DbtCliResource(
-        project_dir=dbt_project(),
-        dbt_executable=str(dbt_executable) if dbt_executable.exists() else "dbt",
-    )
+    # The dbt of this environment, so nothing depends on an activated virtualenv (the code
+    # server `dagster dev` starts may run on the resolved base interpreter path).
+    candidates = [
+        Path(sys.executable).with_name("dbt"),
+        Path(sys.prefix) / "bin" / "dbt",
+        REPO_ROOT / ".venv" / "bin" / "dbt",
+    ]
+    found = next((str(p) for p in candidates if p.exists()), None)
+    return DbtCliResource(project_dir=dbt_project(), dbt_executable=found or "dbt")
