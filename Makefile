@@ -43,6 +43,7 @@ dev: install | $(DAGSTER_HOME)
 
 ## make test: the default suite (what CI runs).
 test: install
+	$(VENV)/bin/ruff check orchestration sample_company tests
 	$(VENV)/bin/python -m pytest -m "not slow and not spark"
 
 test-slow: install

@@ -45,7 +45,7 @@ def make_accounts(rng: np.random.Generator, n: int, H: int, A: int) -> Accounts:
     region = np.empty(n, dtype=object)
     for c_i, c in enumerate(cat.CURRENCIES):
         m = cur == c_i
-        names, probs = zip(*cat.REGIONS_BY_CURRENCY[c])
+        names, probs = zip(*cat.REGIONS_BY_CURRENCY[c], strict=False)
         region[m] = rng.choice(np.array(names, dtype=object), m.sum(), p=probs)
     industry = rng.choice(np.array(cat.INDUSTRIES, dtype=object), n)
 
@@ -58,14 +58,14 @@ def make_accounts(rng: np.random.Generator, n: int, H: int, A: int) -> Accounts:
     name = np.array(
         [
             f"{f} {s}{'' if r == 0 else ' ' + str(r + 1)} {x}"
-            for f, s, r, x in zip(first, second, repeat, suffix)
+            for f, s, r, x in zip(first, second, repeat, suffix, strict=False)
         ],
         dtype=object,
     )
     domain = np.array(
         [
             f"{f.lower()}{s.lower()}{'' if r == 0 else r + 1}.example"
-            for f, s, r in zip(first, second, repeat)
+            for f, s, r in zip(first, second, repeat, strict=False)
         ],
         dtype=object,
     )

@@ -617,7 +617,7 @@ def _planted(acc, bill, inv, contacts, tickets, nps, usage, drop, A) -> dict:
 
     churn = bill.cyc_churn & (bill.cyc_end <= A)
     churned = by_account(
-        (a, month_label(month_index(e))) for a, e in zip(bill.cyc_acct[churn], bill.cyc_end[churn])
+        (a, month_label(month_index(e))) for a, e in zip(bill.cyc_acct[churn], bill.cyc_end[churn], strict=False)
     )
     paid_c = np.flatnonzero(bill.cyc_paid_start != NULL)
     seen, react = set(), []
@@ -642,13 +642,13 @@ def _planted(acc, bill, inv, contacts, tickets, nps, usage, drop, A) -> dict:
     loud = churn & bill.cyc_decay
     decay = {
         str(aid[a]): month_label(month_index(e))
-        for a, e in zip(bill.cyc_acct[loud], bill.cyc_end[loud])
+        for a, e in zip(bill.cyc_acct[loud], bill.cyc_end[loud], strict=False)
     }
     upcoming = bill.cyc_churn & (bill.cyc_end > A) & (bill.cyc_end <= A + 180)
     upcoming_churn = {
         str(aid[a]): {"churn_date": _iso(e), "usage_decay": bool(d)}
         for a, e, d in zip(
-            bill.cyc_acct[upcoming], bill.cyc_end[upcoming], bill.cyc_decay[upcoming]
+            bill.cyc_acct[upcoming], bill.cyc_end[upcoming], bill.cyc_decay[upcoming], strict=False
         )
     }
 
@@ -660,14 +660,14 @@ def _planted(acc, bill, inv, contacts, tickets, nps, usage, drop, A) -> dict:
     planted_drop = drop & by_users & by_events
 
     sla = by_account(
-        (a, str(t)) for a, t, b in zip(tickets.acct, tickets.ticket_id, tickets.breached) if b
+        (a, str(t)) for a, t, b in zip(tickets.acct, tickets.ticket_id, tickets.breached, strict=False) if b
     )
     det = (nps.day >= A - 29) & (nps.score <= 6)
     champ = (
         np.isin(contacts.role, CHAMPION_ROLES) & (contacts.left != NULL) & (contacts.left >= A - 89)
     )
     champion_left = {
-        str(aid[a]): _iso(d) for a, d in sorted(zip(contacts.acct[champ], contacts.left[champ]))
+        str(aid[a]): _iso(d) for a, d in sorted(zip(contacts.acct[champ], contacts.left[champ], strict=False))
     }
 
     # renewals: outcome of every contract at the as-of date, by METRICS.md rules
@@ -709,7 +709,7 @@ def _planted(acc, bill, inv, contacts, tickets, nps, usage, drop, A) -> dict:
 
     open_over_30 = (inv.inv_status == "open") & (inv.inv_due < A - 30)
     overdue = by_account(
-        (a, str(i)) for a, i in zip(inv.inv_acct[open_over_30], inv.inv_id[open_over_30])
+        (a, str(i)) for a, i in zip(inv.inv_acct[open_over_30], inv.inv_id[open_over_30], strict=False)
     )
     return {
         "as_of": _iso(A),

@@ -65,13 +65,13 @@ def make_contacts(
     # the churn date that the account is heading to (first churn on or after the as-of - 150)
     loud_churn = np.full(acc.n, FAR, dtype=np.int64)
     m = bill.cyc_churn & bill.cyc_decay
-    for a, e in zip(bill.cyc_acct[m], bill.cyc_end[m]):
+    for a, e in zip(bill.cyc_acct[m], bill.cyc_end[m], strict=False):
         loud_churn[a] = min(loud_churn[a], e) if e >= A - 150 else loud_churn[a]
     planted = active_at_asof & (
         (rng.random(acc.n) < 0.07) | ((loud_churn <= A + 150) & (rng.random(acc.n) < 0.5))
     )
     all_loud = {}
-    for a, e in zip(bill.cyc_acct[m], bill.cyc_end[m]):
+    for a, e in zip(bill.cyc_acct[m], bill.cyc_end[m], strict=False):
         all_loud.setdefault(int(a), []).append(int(e))
 
     rows = []  # acct, role, active_from, left
@@ -115,7 +115,7 @@ def make_contacts(
     ln = last[rng.integers(0, len(last), n)]
     full = np.char.add(np.char.add(fn.astype(str), " "), ln.astype(str)).astype(object)
     email = np.array(
-        [f"{f.lower()}.{l_.lower()}@{acc.domain[a]}" for f, l_, a in zip(fn, ln, acct)],
+        [f"{f.lower()}.{l_.lower()}@{acc.domain[a]}" for f, l_, a in zip(fn, ln, acct, strict=False)],
         dtype=object,
     )
     from sample_company._util import ids
@@ -241,7 +241,7 @@ def make_users(
     email = np.array(
         [
             f"{f.lower()}.{l_.lower()}.{i[4:]}@{acc.domain[a]}"
-            for f, l_, i, a in zip(fn, ln, uid, acct)
+            for f, l_, i, a in zip(fn, ln, uid, acct, strict=False)
         ],
         dtype=object,
     )

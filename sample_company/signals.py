@@ -390,7 +390,7 @@ def make_lifecycle(rng, acc: Accounts, bill: Billing, A: int) -> tuple[np.ndarra
     expansions, renewal in the 90 days before a contract end, churned at churn."""
     u = Uniforms(rng)
     exp_by_acct: dict[int, list[int]] = {}
-    for a, d, old, new, kind in bill.changes:
+    for a, d, _old, _new, kind in bill.changes:
         if kind == "expansion":
             exp_by_acct.setdefault(a, []).append(d)
     con_by_acct: dict[int, list[dict]] = {}

@@ -59,7 +59,7 @@ def _write(path: Path, header: list[str], columns: list[list]) -> int:
     with path.open("w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
         w.writerow(header)
-        w.writerows(zip(*columns))
+        w.writerows(zip(*columns, strict=False))
     return len(columns[0]) if columns else 0
 
 

@@ -160,7 +160,7 @@ def test_usage_events_parquet_types(company):
 def test_text_formats(company):
     lines = (company / "billing" / "invoice_lines.csv").read_text().splitlines()
     header = lines[0].split(",")
-    row = dict(zip(header, lines[1].split(",")))
+    row = dict(zip(header, lines[1].split(","), strict=False))
     assert len(row["amount"].split(".")[1]) == 2
     date.fromisoformat(row["service_period_start"])
     ticket = (company / "support" / "tickets.csv").read_text().splitlines()[1].split(",")
@@ -416,7 +416,7 @@ def test_movements_reconcile_and_follow_the_definitions(company):
     ]
     by_account: dict[str, list[dict]] = {}
     for r in rows:
-        by_account.setdefault(r[0], []).append(dict(zip(cols, r)))
+        by_account.setdefault(r[0], []).append(dict(zip(cols, r, strict=False)))
     kinds = set()
     for account, rs in by_account.items():
         last_month, last_end, ever = None, 0, False
@@ -540,7 +540,7 @@ def test_planted_usage_drop_matches_the_events(raw_db, truth, company):
     gt = duckdb.sql(
         f"select * from {_csv(company / '_ground_truth' / 'account_usage_at_as_of.csv')}"
     ).fetchall()
-    for account, seats, provisioned, u_last, u_prev, e_last, e_prev in gt:
+    for account, _seats, _provisioned, u_last, u_prev, e_last, e_prev in gt:
         got = usage.get(account, (0, 0, 0, 0))
         assert tuple(map(int, (u_last, u_prev, e_last, e_prev))) == got, account
     planted = truth["planted"]["adoption_drop"]
@@ -553,7 +553,7 @@ def test_planted_usage_drop_matches_the_events(raw_db, truth, company):
         select account_id, count(*) from raw.product_users
         where provisioned_date <= date '{a}' and deactivated_date is null group by 1""").fetchall()
     )
-    for account, seats, prov, *_ in gt:
+    for account, _seats, prov, *_ in gt:
         assert int(prov) == provisioned.get(account, 0)
 
 

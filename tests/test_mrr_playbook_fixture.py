@@ -93,7 +93,7 @@ def test_monthly_bridge_equals_the_fixture(playbook_db):
         order by 1
     """)
     columns = ("start_mrr", *MOVEMENT_COLUMNS, "end_mrr", "customers")
-    actual = {r[0]: dict(zip(columns, (Decimal(v) for v in r[1:]))) for r in rows}
+    actual = {r[0]: dict(zip(columns, (Decimal(v) for v in r[1:]), strict=False)) for r in rows}
     expected = {
         r["month"]: {c: Decimal(r[c]) for c in columns} for r in _read("expected_monthly.csv")
     }

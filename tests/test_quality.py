@@ -455,7 +455,7 @@ def test_sql_runner_agrees_with_great_expectations(tmp_path):
             assert gx_result.engine == "great_expectations" and sql_result.engine == "duckdb_sql"
             assert gx_result.row_count == sql_result.row_count
             assert [r.label for r in gx_result.results] == [r.label for r in sql_result.results]
-            for g, s in zip(gx_result.results, sql_result.results):
+            for g, s in zip(gx_result.results, sql_result.results, strict=False):
                 assert g.error is None and s.error is None, (table, g.label, g.error, s.error)
                 assert (g.success, g.unexpected_count) == (s.success, s.unexpected_count), (
                     table, g.label

@@ -697,7 +697,7 @@ def _sample_rows(con, relation, predicate, keys, columns, sample_size) -> list[d
         f"order by {order} limit {int(sample_size)}"
     )
     names = [d[0] for d in cur.description]
-    return [json_safe(dict(zip(names, row))) for row in cur.fetchall()]
+    return [json_safe(dict(zip(names, row, strict=False))) for row in cur.fetchall()]
 
 
 def _sql_unique(con, relation, r, cols, keys, sample_size, row_count,
@@ -738,7 +738,7 @@ def _sql_unique(con, relation, r, cols, keys, sample_size, row_count,
         if len(cols) == 1:
             r.sample_values = _distinct([row[0] for row in values], sample_size)
         else:
-            r.sample_values = [json_safe(dict(zip(cols, row))) for row in values]
+            r.sample_values = [json_safe(dict(zip(cols, row, strict=False))) for row in values]
         match = " and ".join(f"d.{c} is not distinct from t.{c}" for c in qcols)
         r.sample_rows = _sample_rows(
             con, f"{relation} t semi join ({top}) d on {match}", "true", keys, cols, sample_size

@@ -208,7 +208,7 @@ def check_foreign_keys(con, spec: TableSpec, sample_size: int = SAMPLE_SIZE) -> 
                 f"select {', '.join('c.' + quote(k) for k in cols)} {dangling} "
                 f"order by {', '.join('c.' + quote(k) for k in key)} limit {int(sample_size)}"
             )
-            entry["sample_rows"] = [json_safe(dict(zip(cols, row))) for row in cur.fetchall()]
+            entry["sample_rows"] = [json_safe(dict(zip(cols, row, strict=False))) for row in cur.fetchall()]
     return results
 
 
