@@ -135,3 +135,16 @@ def test_clean_company_loads_every_row(published_run, marts):
     ).fetchone()[0]
     manifest = json.loads((published_run.raw_dir / "_ground_truth" / "manifest.json").read_text())
     assert usage == manifest["row_counts"]["product/usage_events"] > 0
+
+
+def test_every_view_resolves_in_the_published_file(truth, marts):
+    # dbt's views name their catalog; the published file's catalog is `cs_metrics`.
+    views = marts.execute(
+        "select schema_name || '.' || view_name from duckdb_views() where not internal"
+    ).fetchall()
+    assert len(views) >= 22
+    for (view,) in views:
+        marts.execute(f"select * from {view} limit 1").fetchall()
+    assert marts.execute("select count(*) from staging.stg_crm__accounts").fetchone()[0] == (
+        truth["manifest"]["accounts"]
+    )

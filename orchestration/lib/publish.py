@@ -16,8 +16,11 @@ from pathlib import Path
 
 import duckdb
 
-# Schemas analysts query; every table in them must be non-empty to publish (views are skipped).
+# Schemas analysts query; every table in them must be non-empty to publish.
 PUBLISHED_SCHEMAS = ("marts",)
+# DuckDB names a file's catalog after the file: dbt builds under this name (profiles.yml) so
+# that its views, which name their catalog, resolve in the published file.
+PUBLISHED_CATALOG = "cs_metrics"
 
 
 class AuditError(RuntimeError):
@@ -31,15 +34,23 @@ class PublishResult:
     table_rows: dict[str, int]
 
 
+def _open_as_published(db_path: Path) -> duckdb.DuckDBPyConnection:
+    """Open a database file read-only under the catalog name analysts see (``cs_metrics``)."""
+    con = duckdb.connect()
+    con.execute(f"attach '{db_path}' as {PUBLISHED_CATALOG} (read_only)")
+    con.execute(f"use {PUBLISHED_CATALOG}")
+    return con
+
+
 def audit(db_path: Path) -> dict[str, int]:
     """Row count of every published table; raises ``AuditError`` when something is off."""
-    con = duckdb.connect(str(db_path), read_only=True)
+    con = _open_as_published(db_path)
     try:
         tables = con.execute(
             "select table_schema || '.' || table_name from information_schema.tables "
-            "where table_type = 'BASE TABLE' and table_schema in ("
-            + ", ".join(f"'{s}'" for s in PUBLISHED_SCHEMAS)
-            + ") order by 1"
+            f"where table_catalog = '{PUBLISHED_CATALOG}' and table_type = 'BASE TABLE' "
+            "and table_schema in (" + ", ".join(f"'{s}'" for s in PUBLISHED_SCHEMAS) + ") "
+            "order by 1"
         ).fetchall()
         if not tables:
             raise AuditError(f"{db_path}: no mart tables to publish")
@@ -47,6 +58,15 @@ def audit(db_path: Path) -> dict[str, int]:
         empty = [t for t, n in counts.items() if n == 0]
         if empty:
             raise AuditError(f"{db_path}: empty mart tables: {', '.join(empty)}")
+        views = con.execute(
+            "select table_schema || '.' || table_name from information_schema.tables "
+            f"where table_catalog = '{PUBLISHED_CATALOG}' and table_type = 'VIEW' order by 1"
+        ).fetchall()
+        for (view,) in views:
+            try:
+                con.execute(f"select * from {view} limit 0")
+            except duckdb.Error as exc:
+                raise AuditError(f"{db_path}: view {view} does not resolve: {exc}") from exc
         unbalanced = con.execute(
             "select table_name from raw.load_audit "
             "where rows_read <> rows_loaded + rows_quarantined"
