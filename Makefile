@@ -18,16 +18,21 @@ $(UV):
 	$(PYTHON) -m venv .uv
 	.uv/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
-# The project venv, exactly as uv.lock pins it.
+# The project venv as uv.lock pins it. One stamp per flavour: .synced (the default packages) and
+# .synced-spark (those plus the spark extra: dbt-spark, pyspark). The default sync is
+# --inexact, so `make run` after `make test` keeps pyspark instead of uninstalling it; the spark
+# sync installs a superset of the default one, so it stamps both.
 $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
-	$(UV) sync --frozen --python $(PYTHON)
+	$(UV) sync --frozen --inexact --python $(PYTHON)
 	@touch $@
+
+$(VENV)/.synced-spark: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --python $(PYTHON) --extra spark
+	@touch $@ $(VENV)/.synced
 
 install: $(VENV)/.synced
 
-install-spark: $(UV)
-	$(UV) sync --frozen --python $(PYTHON) --extra spark
-	@touch $(VENV)/.synced
+install-spark: $(VENV)/.synced-spark
 
 $(DAGSTER_HOME):
 	mkdir -p $(DAGSTER_HOME)
@@ -41,10 +46,10 @@ dev: install | $(DAGSTER_HOME)
 	$(VENV)/bin/dbt parse --project-dir dbt_project --profiles-dir dbt_project --quiet
 	$(VENV)/bin/dagster dev -m orchestration.definitions -h 127.0.0.1 -p 3000
 
-## make test: the default suite (what CI runs).
-test: install
+## make test: the default suite (what CI runs), the Spark parity test included.
+test: install-spark
 	$(VENV)/bin/ruff check orchestration sample_company tests
-	$(VENV)/bin/python -m pytest -m "not slow and not spark"
+	$(VENV)/bin/python -m pytest -m "not slow"
 
 test-slow: install
 	$(VENV)/bin/python -m pytest -m slow

@@ -20,6 +20,7 @@ import duckdb
 
 from orchestration.lib.contract import FILE_EXTENSIONS, SYSTEMS
 from orchestration.lib.dbt_project import DBT_PROJECT_DIR
+from orchestration.lib.raw_parquet import is_spark_target
 from orchestration.lib.warehouse import Warehouse
 
 
@@ -128,6 +129,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nThe refresh failed; the published file was left as it was: "
               f"{warehouse.published_db}", file=sys.stderr)
         return 1
+    if is_spark_target():
+        print("\nBuilt on Spark (DBT_TARGET=spark): the marts are Spark tables (docs/spark.md); "
+              f"the DuckDB file was left as it was: {warehouse.published_db}")
+        return 0
     print()
     print(headline(warehouse.published_db))
     print(f"\nPublished: {warehouse.published_db}")

@@ -17,6 +17,7 @@ from dagster_dbt import (
 )
 
 from orchestration.lib.dbt_project import dbt_project
+from orchestration.lib.raw_parquet import is_spark_target, spark_dbt_env
 from orchestration.lib.warehouse import REPO_ROOT, Warehouse
 
 
@@ -42,6 +43,9 @@ def _warehouse_env(warehouse: Warehouse) -> Iterator[None]:
         "CS_DUCKDB_TEMP_DIR": str(warehouse.warehouse_path / "tmp"),
         "CS_DUCKDB_MEMORY_LIMIT": warehouse.memory_limit,
     }
+    if is_spark_target():
+        # Where Spark reads the raw Parquet and keeps its local tables (DECISIONS.md, Spark).
+        wanted.update(spark_dbt_env(warehouse.warehouse_path))
     saved = {k: os.environ.get(k) for k in wanted}
     os.environ.update(wanted)
     try:

@@ -10,6 +10,7 @@ import dagster as dg
 
 from orchestration.lib.contract import TABLES, TableSpec
 from orchestration.lib.loader import ExportError, load_table, quote
+from orchestration.lib.raw_parquet import export_for_spark
 from orchestration.lib.warehouse import Warehouse
 
 PREVIEW_ROWS = 5
@@ -74,6 +75,8 @@ def _build_extract_asset(spec: TableSpec) -> dg.AssetsDefinition:
                 result = load_table(con, spec, warehouse.raw_path)
             except ExportError as exc:
                 raise dg.Failure(description=str(exc)) from exc
+            # On the Spark target, the checked table also goes to Parquet for Spark to read.
+            exported = export_for_spark(con, spec, warehouse.warehouse_path)
             preview = con.execute(
                 f"select * from raw.{spec.name} limit {PREVIEW_ROWS}"
             ).df()
@@ -95,6 +98,8 @@ def _build_extract_asset(spec: TableSpec) -> dg.AssetsDefinition:
             "dagster/column_schema": _column_schema(spec),
             "preview": dg.MetadataValue.md(preview.to_markdown(index=False) if len(preview) else "(empty)"),
         }
+        if exported is not None:
+            metadata["raw_parquet"] = dg.MetadataValue.path(str(exported.path))
         if len(quarantine_sample):
             metadata["quarantine_sample"] = dg.MetadataValue.md(
                 quarantine_sample.to_markdown(index=False)

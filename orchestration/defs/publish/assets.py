@@ -6,6 +6,7 @@ from collections.abc import Iterable
 import dagster as dg
 
 from orchestration.lib.publish import AuditError, publish
+from orchestration.lib.raw_parquet import is_spark_target
 from orchestration.lib.warehouse import Warehouse
 
 PUBLISH_KEY = dg.AssetKey(["published", "cs_metrics"])
@@ -26,6 +27,10 @@ def build_publish_asset(upstream: Iterable[dg.AssetKey]) -> dg.AssetsDefinition:
     def published_warehouse(
         context: dg.AssetExecutionContext, warehouse: Warehouse
     ) -> dg.MaterializeResult:
+        if is_spark_target():
+            # The marts live in Spark's metastore; the DuckDB file analysts read is not touched.
+            context.log.info("dbt target is spark: marts are Spark tables; cs_metrics.duckdb unchanged")
+            return dg.MaterializeResult(metadata={"published": False, "dbt_target": "spark"})
         try:
             result = publish(warehouse.build_db, warehouse.published_db)
         except AuditError as exc:

@@ -1,0 +1,330 @@
+"""The same dbt project on Spark gives the same relations as on DuckDB.
+
+A small generated company is loaded and contract-checked in DuckDB, built with ``dbt build`` on
+the DuckDB target, exported to Parquet (``orchestration.lib.raw_parquet``) and built with
+``dbt build`` on the Spark target (dbt-spark, ``method: session``, Spark local). Then every
+relation dbt materialized on both (tables, seeds and views, found in the manifest, not listed
+by hand) is compared in DuckDB: same columns, same rows in any order; decimals to the cent,
+doubles to 1e-9, everything else exactly.
+
+Spark's tables are read straight from the Parquet files of its warehouse folder; its views,
+which exist only in the metastore, are written out to Parquet by a pyspark session once dbt has
+finished.
+
+Needs the ``spark`` extra (``make install-spark``) and Java 17; ``make test`` installs the extra.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from orchestration.lib.loader import load_all
+from orchestration.lib.raw_parquet import export_build_db_to_parquet
+from sample_company.generator import generate
+from tests.conftest import BIN, DBT_DIR, SMALL_SEED
+from tests.fixtures_support import dbt_build
+
+pytest.importorskip("pyspark", reason="needs the spark extra: make install-spark")
+pytest.importorskip("dbt.adapters.spark", reason="needs the spark extra: make install-spark")
+
+pytestmark = [pytest.mark.spark, pytest.mark.timeout(900)]
+
+# A small company; usage events at a fifth of the usual rate keep the adoption models quick on
+# Spark local without leaving any of them empty.
+ACCOUNTS = 35
+USAGE_SCALE = 0.2
+DOUBLE_TOLERANCE = 1e-9
+SAMPLE_ROWS = 3
+DUCKDB_CATALOG = "cs_metrics"  # the catalog name dbt builds under (profiles.yml)
+
+
+@dataclass(frozen=True)
+class Relation:
+    kind: str  # "table" (tables, incremental models, seeds) or "view"
+    partition_by: tuple[str, ...] = ()  # Spark puts these columns last
+
+
+@dataclass
+class Builds:
+    duckdb_file: Path
+    relations: dict[str, Relation]  # schema.name -> what dbt built there, on both targets
+    spark_data: dict[str, Path]  # schema.name -> Spark's rows as a Parquet folder
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def _dbt_relations(target_dir: Path) -> dict[str, Relation]:
+    """Every model and seed the dbt run in ``target_dir`` built, by ``schema.name``."""
+    manifest = json.loads((target_dir / "manifest.json").read_text())
+    results = json.loads((target_dir / "run_results.json").read_text())["results"]
+    built = {r["unique_id"] for r in results if r["status"] == "success"}
+    relations = {}
+    for uid, node in manifest["nodes"].items():
+        if node["resource_type"] not in ("model", "seed") or uid not in built:
+            continue
+        materialized = node["config"]["materialized"]
+        if materialized == "ephemeral":
+            continue
+        partition_by = node["config"].get("partition_by") or ()
+        relations[f"{node['schema']}.{node['alias']}"] = Relation(
+            "view" if materialized == "view" else "table",
+            (partition_by,) if isinstance(partition_by, str) else tuple(partition_by),
+        )
+    return relations
+
+
+def _spark_env(tmp: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DBT_TARGET": "spark",
+        "DBT_SPARK_METHOD": "session",
+        "CS_SPARK_WAREHOUSE_DIR": str(tmp / "spark"),
+        "CS_RAW_PARQUET_DIR": str(tmp / "raw_parquet"),
+        "SPARK_LOCAL_IP": "127.0.0.1",
+    }
+
+
+def _spark_session_conf(warehouse: Path) -> dict[str, str]:
+    """The local-session settings of the spark target in profiles.yml, for reading its views."""
+    return {
+        "spark.master": "local[2]",
+        "spark.sql.warehouse.dir": str(warehouse),
+        "spark.hadoop.javax.jdo.option.ConnectionURL":
+            f"jdbc:derby:;databaseName={warehouse}/metastore_db;create=true",
+        "spark.driver.extraJavaOptions": f"-Dderby.system.home={warehouse}",
+        "spark.sql.session.timeZone": "UTC",
+        "spark.sql.shuffle.partitions": "4",
+        "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+        "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
+        "spark.driver.host": "127.0.0.1",
+        "spark.driver.bindAddress": "127.0.0.1",
+        "spark.log.level": "ERROR",
+    }
+
+
+def _export_spark_views(warehouse: Path, views: list[str], out: Path) -> dict[str, Path]:
+    """Write each Spark view (schema.name) to ``out/<schema>.<name>`` as Parquet."""
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder.enableHiveSupport()
+    for key, value in _spark_session_conf(warehouse).items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    try:
+        paths = {}
+        for view in views:
+            path = out / view
+            spark.table(view).coalesce(1).write.mode("overwrite").parquet(str(path))
+            paths[view] = path
+        return paths
+    finally:
+        spark.stop()
+
+
+@pytest.fixture(scope="module")
+def builds(tmp_path_factory) -> Builds:
+    tmp = tmp_path_factory.mktemp("spark_parity")
+    seconds: dict[str, float] = {}
+
+    started = time.perf_counter()
+    raw_dir = tmp / "raw"
+    generate(raw_dir, accounts=ACCOUNTS, seed=SMALL_SEED, usage_scale=USAGE_SCALE)
+    duckdb_file = tmp / "build.duckdb"
+    load_all(duckdb_file, raw_dir)
+    seconds["generate + load (DuckDB)"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    dbt_build(duckdb_file, tmp / "dbt_duckdb")
+    seconds["dbt build, DuckDB"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    export_build_db_to_parquet(duckdb_file, tmp / "raw_parquet")
+    seconds["export raw to Parquet"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    spark_target = tmp / "dbt_spark"
+    done = subprocess.run(
+        [str(BIN / "dbt"), "build",
+         "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR),
+         "--target-path", str(spark_target / "target"), "--log-path", str(spark_target / "logs")],
+        cwd=tmp, env=_spark_env(tmp), capture_output=True, text=True, check=False,
+    )
+    seconds["dbt build, Spark"] = time.perf_counter() - started
+    assert done.returncode == 0, (
+        f"dbt build on Spark failed:\n{done.stdout[-20000:]}\n{done.stderr[-5000:]}"
+    )
+
+    on_duckdb = {n: r.kind for n, r in _dbt_relations(tmp / "dbt_duckdb" / "target").items()}
+    relations = _dbt_relations(spark_target / "target")
+    assert on_duckdb == {n: r.kind for n, r in relations.items()}, (
+        "DuckDB and Spark built different relations"
+    )
+
+    # Spark's managed tables are Parquet folders in its warehouse (<schema>.db/<name>); views
+    # live in the metastore only, so a Spark session writes their rows out.
+    warehouse = tmp / "spark"
+    spark_data = {
+        name: warehouse / f"{name.split('.')[0]}.db" / name.split(".")[1]
+        for name, relation in relations.items() if relation.kind == "table"
+    }
+    started = time.perf_counter()
+    views = sorted(name for name, relation in relations.items() if relation.kind == "view")
+    spark_data.update(_export_spark_views(warehouse, views, tmp / "spark_views"))
+    seconds["read Spark views (pyspark)"] = time.perf_counter() - started
+
+    return Builds(duckdb_file, relations, spark_data, seconds)
+
+
+# --------------------------------------------------------------------------- comparison
+
+
+def _family(duckdb_type: str) -> str:
+    t = duckdb_type.upper()
+    if t.startswith("DECIMAL"):
+        return "decimal"
+    if t in ("DOUBLE", "FLOAT", "REAL"):
+        return "double"
+    if t in ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT"):
+        return "integer"
+    if t.startswith("TIMESTAMP"):
+        return "timestamp"
+    return t  # VARCHAR, DATE, BOOLEAN ...
+
+
+def _canonical(column: str, family: str) -> str:
+    """A column as compared: decimals to the cent, doubles to 9 places (the tolerance is then
+    checked on the rows that still differ), timestamps as UTC wall clock."""
+    q = '"' + column.replace('"', '""') + '"'
+    if family == "decimal":
+        return f"cast(round({q}, 2) as decimal(38, 2)) as {q}"
+    if family == "double":
+        return f"round(cast({q} as double), 9) as {q}"
+    if family == "integer":
+        return f"cast({q} as bigint) as {q}"
+    if family == "timestamp":
+        return f"cast({q} as timestamp) as {q}"
+    return q
+
+
+def _columns(con: duckdb.DuckDBPyConnection, relation: str) -> list[tuple[str, str]]:
+    return [(r[0], r[1]) for r in con.execute(f"describe select * from {relation}").fetchall()]
+
+
+def _close(a: object, b: object) -> bool:
+    """Doubles (already rounded to 9 places) within the tolerance: two values 1e-16 apart can
+    round to neighbours 1e-9 apart, so one unit in the 9th place (plus float noise) passes."""
+    if isinstance(a, float) and isinstance(b, float):
+        return (math.isnan(a) and math.isnan(b)) or abs(a - b) <= DOUBLE_TOLERANCE * (1 + 1e-6)
+    return a == b
+
+
+def _pair_within_tolerance(left: list[tuple], right: list[tuple], doubles: list[int]
+                           ) -> tuple[list[tuple], list[tuple]]:
+    """Match rows that differ only by doubles within the tolerance; return the unmatched."""
+    exact = [i for i in range(len(left[0]) if left else 0) if i not in doubles]
+    by_key: dict[tuple, list[tuple]] = defaultdict(list)
+    for row in right:
+        by_key[tuple(row[i] for i in exact)].append(row)
+    unmatched_left = []
+    for row in left:
+        candidates = by_key.get(tuple(row[i] for i in exact), [])
+        match = next((c for c in candidates if all(_close(row[i], c[i]) for i in doubles)), None)
+        if match is None:
+            unmatched_left.append(row)
+        else:
+            candidates.remove(match)
+    return unmatched_left, [row for rows in by_key.values() for row in rows]
+
+
+def compare(con: duckdb.DuckDBPyConnection, name: str, relation: Relation, spark_path: Path
+            ) -> str | None:
+    """None when DuckDB's ``name`` and Spark's rows (Parquet at ``spark_path``, partition
+    folders included) agree, else what differs."""
+    duck = f"{DUCKDB_CATALOG}.{name}"
+    spark = f"read_parquet('{spark_path}/**/*.parquet', hive_partitioning = true)"
+    duck_columns, spark_columns = _columns(con, duck), _columns(con, spark)
+    # Spark stores the partition columns of a table last; that order is Spark's, not a difference.
+    expected_order = (
+        [c for c, _ in duck_columns if c not in relation.partition_by]
+        + [c for c, _ in duck_columns if c in relation.partition_by]
+    )
+    if expected_order != [c for c, _ in spark_columns]:
+        return (f"columns differ: DuckDB {[c for c, _ in duck_columns]}, "
+                f"Spark {[c for c, _ in spark_columns]}")
+    spark_types = dict(spark_columns)
+    families = [_family(t) for _, t in duck_columns]
+    type_diffs = [
+        f"{c}: DuckDB {t}, Spark {spark_types[c]}"
+        for (c, t), fam in zip(duck_columns, families, strict=True)
+        if _family(spark_types[c]) != fam
+    ]
+    if type_diffs:
+        return "column types differ: " + "; ".join(type_diffs)
+
+    select = ", ".join(_canonical(c, f) for (c, _), f in zip(duck_columns, families, strict=True))
+    duck_rows = con.execute(f"select count(*) from {duck}").fetchone()[0]
+    spark_rows = con.execute(f"select count(*) from {spark}").fetchone()[0]
+    only_duck = con.execute(
+        f"select {select} from {duck} except all select {select} from {spark}").fetchall()
+    only_spark = con.execute(
+        f"select {select} from {spark} except all select {select} from {duck}").fetchall()
+    doubles = [i for i, f in enumerate(families) if f == "double"]
+    if doubles and (only_duck or only_spark):
+        only_duck, only_spark = _pair_within_tolerance(only_duck, only_spark, doubles)
+    if not only_duck and not only_spark and duck_rows == spark_rows:
+        return None
+    columns = [c for c, _ in duck_columns]
+    # The columns whose values differ between the unmatched rows: where to look first.
+    suspects = [
+        c for i, c in enumerate(columns)
+        if sorted(repr(r[i]) for r in only_duck) != sorted(repr(r[i]) for r in only_spark)
+    ]
+    return (
+        f"{duck_rows} rows on DuckDB, {spark_rows} on Spark; {len(only_duck)} only on DuckDB, "
+        f"{len(only_spark)} only on Spark; values differ in {suspects}\n"
+        f"      columns: {columns}\n"
+        f"      only DuckDB: {sorted(only_duck, key=repr)[:SAMPLE_ROWS]}\n"
+        f"      only Spark:  {sorted(only_spark, key=repr)[:SAMPLE_ROWS]}"
+    )
+
+
+def test_every_relation_agrees_with_duckdb(builds, capsys):
+    con = duckdb.connect()
+    con.execute("set TimeZone = 'UTC'")
+    con.execute(f"attach '{builds.duckdb_file}' as {DUCKDB_CATALOG} (read_only)")
+    started = time.perf_counter()
+    try:
+        differences = {
+            name: why
+            for name, relation in sorted(builds.relations.items())
+            if (why := compare(con, name, relation, builds.spark_data[name])) is not None
+        }
+    finally:
+        con.close()
+    builds.seconds["compare"] = time.perf_counter() - started
+
+    kinds = defaultdict(int)
+    for relation in builds.relations.values():
+        kinds[relation.kind] += 1
+    with capsys.disabled():
+        print(f"\nSpark parity: {len(builds.relations)} relations compared "
+              f"({', '.join(f'{n} {k}s' for k, n in sorted(kinds.items()))}); "
+              + ", ".join(f"{step} {s:.0f}s" for step, s in builds.seconds.items())
+              + f"; total {sum(builds.seconds.values()):.0f}s")
+
+    assert "marts.fct_mrr_movements" in builds.relations and kinds["table"] >= 10, (
+        f"the manifest gave too few relations to compare: {sorted(builds.relations)}"
+    )
+    assert not differences, "Spark and DuckDB differ:\n" + "\n".join(
+        f"  {name}: {why}" for name, why in differences.items()
+    )
