@@ -31,3 +31,18 @@
         '{{ value | string | replace("'", "''") }}'
     {%- endif -%}
 {%- endmacro %}
+
+{#- sum(value * weight) for a weighted mean, computed in DECIMAL so the result does not depend on
+    the order rows reach the aggregate: a DOUBLE sum can differ in its last bit from one run to
+    the next (parallel aggregation), which would break idempotent marts. The value is kept to 12
+    decimals (at most 16 integer digits), the weight is money. -#}
+{% macro exact_weighted_sum(value, weight) -%}
+    sum(cast(round({{ value }}, 12) as decimal(28, 12)) * {{ weight }})
+{%- endmacro %}
+
+{#- The weighted mean of value (NULL values ignored, with their weights), as DOUBLE;
+    NULL when there is no weight. Order-independent, see exact_weighted_sum. -#}
+{% macro exact_weighted_mean(value, weight) -%}
+    cast({{ cs_metrics.exact_weighted_sum(value, weight) }} as double)
+        / nullif(cast(sum(case when {{ value }} is not null then {{ weight }} end) as double), 0)
+{%- endmacro %}
