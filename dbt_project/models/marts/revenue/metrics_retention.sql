@@ -1,6 +1,7 @@
 {#- Revenue and logo retention per reporting window and slice (METRICS.md, Revenue): GRR, NRR,
     churn rates, customer counts and the MRR movements of the window. An account's slice is its
-    current attribute in dim_accounts (DECISIONS.md). -#}
+    current attribute in dim_accounts, except lifecycle_stage: the stage at the start of the
+    window, or at its end for an account that was not yet a customer then (DECISIONS.md). -#}
 with
 
 periods as (
@@ -46,6 +47,13 @@ accounts as (
         plan_name,
         signup_cohort
     from {{ ref('dim_accounts') }}
+
+),
+
+lifecycle as (
+
+    select account_id, month, lifecycle_stage
+    from {{ ref('int_account_lifecycle_monthly') }}
 
 ),
 
@@ -110,6 +118,7 @@ account_windows as (
         periods.period_start,
         periods.period_end,
         periods.period_last_month,
+        periods.starting_month,
         billed_accounts.account_id,
         coalesce(starting.arr, 0) as starting_arr,
         coalesce(ending.arr, 0) as ending_arr
@@ -155,6 +164,8 @@ account_window_facts as (
         account_windows.period_type,
         account_windows.period_start,
         account_windows.period_end,
+        account_windows.starting_month,
+        account_windows.period_last_month,
         account_windows.account_id,
         account_windows.starting_arr,
         account_windows.ending_arr,
@@ -175,14 +186,50 @@ account_window_facts as (
 
 ),
 
+-- the slices of every account in every window: its current attributes, and its lifecycle
+-- stage at t0 (at t1 when it had no stage yet at t0)
+account_window_slices as (
+
+    select
+        account_window_facts.period_type,
+        account_window_facts.period_start,
+        account_window_facts.period_end,
+        account_window_facts.account_id,
+        account_slices.slice_type,
+        account_slices.slice_value
+    from account_window_facts
+    inner join account_slices
+        on account_window_facts.account_id = account_slices.account_id
+
+    union all
+
+    select
+        account_window_facts.period_type,
+        account_window_facts.period_start,
+        account_window_facts.period_end,
+        account_window_facts.account_id,
+        'lifecycle_stage' as slice_type,
+        coalesce(
+            stage_at_start.lifecycle_stage, stage_at_end.lifecycle_stage, 'unknown'
+        ) as slice_value
+    from account_window_facts
+    left join lifecycle as stage_at_start
+        on account_window_facts.account_id = stage_at_start.account_id
+        and account_window_facts.starting_month = stage_at_start.month
+    left join lifecycle as stage_at_end
+        on account_window_facts.account_id = stage_at_end.account_id
+        and account_window_facts.period_last_month = stage_at_end.month
+
+),
+
 aggregated as (
 
     select
         account_window_facts.period_type,
         account_window_facts.period_start,
         account_window_facts.period_end,
-        account_slices.slice_type,
-        account_slices.slice_value,
+        account_window_slices.slice_type,
+        account_window_slices.slice_value,
         sum(account_window_facts.starting_arr) as starting_arr,
         sum(account_window_facts.ending_arr) as ending_arr,
         sum(case when account_window_facts.is_in_starting_base
@@ -209,14 +256,17 @@ aggregated as (
         sum(account_window_facts.contraction_mrr) as contraction_mrr,
         sum(account_window_facts.churn_mrr) as churn_mrr
     from account_window_facts
-    inner join account_slices
-        on account_window_facts.account_id = account_slices.account_id
+    inner join account_window_slices
+        on account_window_facts.period_type = account_window_slices.period_type
+        and account_window_facts.period_start = account_window_slices.period_start
+        and account_window_facts.period_end = account_window_slices.period_end
+        and account_window_facts.account_id = account_window_slices.account_id
     group by
         account_window_facts.period_type,
         account_window_facts.period_start,
         account_window_facts.period_end,
-        account_slices.slice_type,
-        account_slices.slice_value
+        account_window_slices.slice_type,
+        account_window_slices.slice_value
 
 ),
 
