@@ -39,4 +39,5 @@ def test_readme_query_runs_on_the_published_file(published_run, statement):
         rows = con.execute(statement).fetchall()
     finally:
         con.close()
-    assert rows, "the example returns rows on the sample company"
+    if "from raw.quarantine" not in statement:  # the sample company's exports are clean
+        assert rows, "the example returns rows on the sample company"
