@@ -212,7 +212,7 @@ final as (
         cast(max_days_overdue as {{ dbt.type_bigint() }}) as max_days_overdue,
 
         -- days sales outstanding
-        {{ cs_metrics.safe_ratio('receivables_amount * days_in_period', 'billed_amount') }}
+        {{ cs_metrics.safe_ratio('receivables_amount', 'billed_amount') }} * days_in_period
             as dso_days
 
     from joined

@@ -228,7 +228,7 @@ final as (
         {%- endfor %}
 
         -- days sales outstanding
-        {{ cs_metrics.safe_ratio('receivables_amount * days_in_period', 'billed_amount') }}
+        {{ cs_metrics.safe_ratio('receivables_amount', 'billed_amount') }} * days_in_period
             as dso_days
 
     from aggregated
