@@ -143,8 +143,8 @@ final as (
             as promoter_share,
         {{ cs_metrics.safe_ratio('aggregated.detractors', 'aggregated.responses') }}
             as detractor_share,
-        {{ cs_metrics.safe_ratio('100 * (aggregated.promoters - aggregated.detractors)',
-                                 'aggregated.responses') }} as nps,
+        {{ cs_metrics.nps('aggregated.promoters', 'aggregated.detractors', 'aggregated.responses') }}
+            as nps,
         cast(aggregated.known_respondents as {{ dbt.type_bigint() }}) as known_respondents,
         cast(aggregated.anonymous_responses as {{ dbt.type_bigint() }}) as anonymous_responses,
         aggregated.latest_response_date,

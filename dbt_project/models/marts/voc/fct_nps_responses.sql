@@ -1,8 +1,9 @@
 {#- One row per NPS survey response up to the as-of date: the account, the respondent contact
-    (and their role), the response date, the score 0-10, its NPS band (vars nps_promoter_min,
-    nps_detractor_max, applied in staging) and the comment ("reason for score") kept beside the
-    score (METRICS.md, voice of the customer). The account's current segment, owner and plan
-    (dim_accounts) and its lifecycle stage in the response month are carried for slicing. -#}
+    (and their role), the response date, the score 0-10, its NPS band and the comment ("reason
+    for score") kept beside the score (METRICS.md, voice of the customer). The band comes from
+    the score through the macro nps_category (vars nps_promoter_min, nps_detractor_max), the
+    rule staging uses too. The account's current segment, owner and plan (dim_accounts) and its
+    lifecycle stage in the response month are carried for slicing. -#}
 with
 
 as_of as (
@@ -19,7 +20,6 @@ responses as (
         contact_id,
         responded_date,
         score,
-        nps_category,
         comment
     from {{ ref('stg_surveys__nps_responses') }}
 
@@ -46,9 +46,17 @@ lifecycle as (
 ),
 
 -- responses dated after the as-of date do not exist yet for this reporting date
-responses_to_date as (
+banded as (
 
-    select responses.*
+    select
+        responses.response_id,
+        responses.account_id,
+        responses.contact_id,
+        responses.responded_date,
+        {{ cs_metrics.month_start('responses.responded_date') }} as responded_month,
+        responses.score,
+        {{ cs_metrics.nps_category('responses.score') }} as nps_category,
+        responses.comment
     from responses
     cross join as_of
     where responses.responded_date <= as_of.as_of_date
@@ -58,31 +66,31 @@ responses_to_date as (
 final as (
 
     select
-        responses_to_date.response_id,
-        responses_to_date.account_id,
-        responses_to_date.contact_id,
+        banded.response_id,
+        banded.account_id,
+        banded.contact_id,
         contacts.role as contact_role,
-        responses_to_date.responded_date,
-        {{ cs_metrics.month_start('responses_to_date.responded_date') }} as responded_month,
-        responses_to_date.score,
-        responses_to_date.nps_category,
-        responses_to_date.nps_category = 'promoter' as is_promoter,
-        responses_to_date.nps_category = 'passive' as is_passive,
-        responses_to_date.nps_category = 'detractor' as is_detractor,
-        responses_to_date.comment,
-        coalesce(trim(responses_to_date.comment) <> '', false) as has_comment,
+        banded.responded_date,
+        banded.responded_month,
+        banded.score,
+        banded.nps_category,
+        banded.nps_category = 'promoter' as is_promoter,
+        banded.nps_category = 'passive' as is_passive,
+        banded.nps_category = 'detractor' as is_detractor,
+        banded.comment,
+        coalesce(trim(banded.comment) <> '', false) as has_comment,
         accounts.segment,
         accounts.owner_csm_id,
         accounts.plan_name,
         lifecycle.lifecycle_stage
-    from responses_to_date
+    from banded
     left join contacts
-        on responses_to_date.contact_id = contacts.contact_id
+        on banded.contact_id = contacts.contact_id
     left join accounts
-        on responses_to_date.account_id = accounts.account_id
+        on banded.account_id = accounts.account_id
     left join lifecycle
-        on responses_to_date.account_id = lifecycle.account_id
-        and {{ cs_metrics.month_start('responses_to_date.responded_date') }} = lifecycle.month
+        on banded.account_id = lifecycle.account_id
+        and banded.responded_month = lifecycle.month
 
 )
 

@@ -185,8 +185,8 @@ final as (
             as passive_share,
         {{ cs_metrics.safe_ratio('aggregated.detractors', 'aggregated.responses') }}
             as detractor_share,
-        {{ cs_metrics.safe_ratio('100 * (aggregated.promoters - aggregated.detractors)',
-                                 'aggregated.responses') }} as nps,
+        {{ cs_metrics.nps('aggregated.promoters', 'aggregated.detractors', 'aggregated.responses') }}
+            as nps,
         {{ cs_metrics.add_days('measured_months.measured_on',
                                1 - var('nps_trailing_window_days')) }} as trailing_window_start_date,
         cast(aggregated.trailing_responses as {{ dbt.type_bigint() }}) as trailing_responses,
@@ -195,8 +195,8 @@ final as (
         cast(aggregated.trailing_detractors as {{ dbt.type_bigint() }}) as trailing_detractors,
         cast(aggregated.trailing_accounts_responding as {{ dbt.type_bigint() }})
             as trailing_accounts_responding,
-        {{ cs_metrics.safe_ratio('100 * (aggregated.trailing_promoters - aggregated.trailing_detractors)',
-                                 'aggregated.trailing_responses') }} as trailing_nps
+        {{ cs_metrics.nps('aggregated.trailing_promoters', 'aggregated.trailing_detractors',
+                          'aggregated.trailing_responses') }} as trailing_nps
     from aggregated
     inner join measured_months
         on aggregated.month = measured_months.month
