@@ -140,7 +140,7 @@ def test_planted_ticket_spikes_are_flagged(planted, marts):
 
 def test_company_slice_adds_up_from_tickets(marts):
     by_month: dict[date, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
-    for month, csat, fr_status, sla_breached in marts.execute(
+    for month, csat, fr_status, _sla_breached in marts.execute(
             "select created_month, csat_status, first_response_sla_status, is_sla_breached "
             "from marts.fct_tickets").fetchall():
         c = by_month[month]
