@@ -55,7 +55,7 @@ test-slow: install
 	$(VENV)/bin/python -m pytest -m slow
 
 test-spark: install-spark
-	$(VENV)/bin/python -m pytest -m spark
+	CS_SPARK_PARITY_DATA_TESTS=1 $(VENV)/bin/python -m pytest -m spark
 
 lint: install
 	$(VENV)/bin/ruff check orchestration sample_company tests

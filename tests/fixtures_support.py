@@ -202,7 +202,8 @@ def write_mrr_playbook_exports(raw_dir: Path, as_of: dt.date,
 
 def dbt_build(db_path: Path, target_dir: Path, select: list[str] | None = None,
               dbt_vars: Mapping[str, object] | None = None, command: str = "build",
-              indirect_selection: str = "buildable") -> subprocess.CompletedProcess:
+              indirect_selection: str = "buildable", exclude: list[str] | None = None
+              ) -> subprocess.CompletedProcess:
     """Run ``dbt <command>`` on the DuckDB file ``db_path`` (already loaded into ``raw``).
 
     Target and log folders go under ``target_dir`` so parallel runs never share state. With a
@@ -225,6 +226,8 @@ def dbt_build(db_path: Path, target_dir: Path, select: list[str] | None = None,
     ]
     if select:
         args += ["--select", *select, "--indirect-selection", indirect_selection]
+    if exclude:
+        args += ["--exclude", *exclude]
     if dbt_vars:
         inner = ", ".join(f"{k}: {_cell(v)}" for k, v in dbt_vars.items())
         args += ["--vars", "{" + inner + "}"]
