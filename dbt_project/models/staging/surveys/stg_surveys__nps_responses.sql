@@ -16,11 +16,7 @@ renamed as (
 
         -- score and its NPS band (thresholds are the vars nps_promoter_min, nps_detractor_max)
         cast(score as {{ dbt.type_int() }}) as score,
-        case
-            when score >= {{ var('nps_promoter_min') }} then 'promoter'
-            when score <= {{ var('nps_detractor_max') }} then 'detractor'
-            when score is not null then 'passive'
-        end as nps_category,
+        {{ cs_metrics.nps_category('score') }} as nps_category,
         cast(comment as {{ dbt.type_string() }}) as comment,
 
         -- dates
