@@ -148,7 +148,7 @@ final as (
         -- in the reporting currency (rate of the invoice month, as fct_invoices)
         case
             when currency = '{{ reporting_currency }}' then outstanding_amount
-            else {{ cs_metrics.to_money('outstanding_amount * fx_rate_to_reporting') }}
+            else {{ cs_metrics.to_money('outstanding_amount * cast(fx_rate_to_reporting as decimal(16, 8))') }}
         end as outstanding_amount_reporting
 
     from balances

@@ -204,13 +204,14 @@ final as (
         amount_paid,
         outstanding_amount,
 
-        -- amounts in the reporting currency (rate of the invoice month)
+        -- amounts in the reporting currency (rate of the invoice month), multiplied in
+        -- DECIMAL: a DOUBLE product rounds its half-cents differently on DuckDB and Spark
         '{{ reporting_currency }}' as reporting_currency,
         cast(fx_rate_to_reporting as double) as fx_rate_to_reporting,
         {%- for column in ['total_amount', 'amount_due', 'amount_paid', 'outstanding_amount'] %}
         case
             when currency = '{{ reporting_currency }}' then {{ column }}
-            else {{ cs_metrics.to_money(column ~ ' * fx_rate_to_reporting') }}
+            else {{ cs_metrics.to_money(column ~ ' * cast(fx_rate_to_reporting as decimal(16, 8))') }}
         end as {{ column }}_reporting{{ ',' if not loop.last }}
         {%- endfor %}
 
