@@ -195,7 +195,7 @@ def test_load_index_against_the_team_median(marts):
     for month, csm, arr, load in rows:
         by_month[month].append((csm, float(arr), load))
     odd_months = 0
-    for month, team in by_month.items():
+    for team in by_month.values():
         median = statistics.median(arr for _, arr, _ in team)
         for _, arr, load in team:
             assert load == (None if median == 0 else pytest.approx(arr / median, rel=1e-12))
