@@ -58,8 +58,8 @@ def percentile(values: list[float], p: float) -> float:
 
 def test_every_level_used_is_large_enough_except_all(marts):
     rows = marts.execute(
-        "select peer_level, min(peer_group_size), count(*) from marts.fct_account_benchmarks "
-        "group by peer_level").fetchall()
+        "select peer_level, min(peer_group_size), count(*) from marts.fct_account_benchmarks group by peer_level"
+    ).fetchall()
     levels = {level: (smallest, n) for level, smallest, n in rows}
     print("levels used:", levels)
     assert set(levels) == {"segment x lifecycle_stage", "segment", "all"}
@@ -78,29 +78,32 @@ def test_every_level_used_is_large_enough_except_all(marts):
         where g.peer_group_size >= 5""").fetchone()[0]
     assert bad == 0
     # every metric of the seed is benchmarked
-    metrics = {m for (m,) in marts.execute(
-        "select distinct metric from marts.fct_account_benchmarks").fetchall()}
-    assert metrics == {"adoption_rate", "license_utilization", "stickiness_dau_mau",
-                       "feature_breadth", "nps", "csat", "tickets_per_100_active_users",
-                       "time_to_first_value_days", "health_score"}
+    metrics = {m for (m,) in marts.execute("select distinct metric from marts.fct_account_benchmarks").fetchall()}
+    assert metrics == {
+        "adoption_rate",
+        "license_utilization",
+        "stickiness_dau_mau",
+        "feature_breadth",
+        "nps",
+        "csat",
+        "tickets_per_100_active_users",
+        "time_to_first_value_days",
+        "health_score",
+    }
 
 
-def test_adoption_rate_benchmark_recomputed_from_ground_truth(published_run, marts, raw_accounts,
-                                                              as_of):
+def test_adoption_rate_benchmark_recomputed_from_ground_truth(published_run, marts, raw_accounts, as_of):
     with (published_run.raw_dir / "_ground_truth" / "account_usage_at_as_of.csv").open() as f:
         usage = {r["account_id"]: r for r in csv.DictReader(f)}
-    customers = {a for (a,) in marts.execute(
-        "select account_id from marts.dim_accounts where is_customer").fetchall()}
-    stages = dict(marts.execute(
-        "select account_id, stage from marts.fct_lifecycle_stages where is_current").fetchall())
+    customers = {a for (a,) in marts.execute("select account_id from marts.dim_accounts where is_customer").fetchall()}
+    stages = dict(marts.execute("select account_id, stage from marts.fct_lifecycle_stages where is_current").fetchall())
     values = {}
     for account in customers:
         provisioned = int(usage[account]["provisioned_users"])
         if provisioned > 0:
             values[account] = int(usage[account]["active_users_last_28_days"]) / provisioned
     levels = [
-        ("segment x lifecycle_stage",
-         lambda a: f"{raw_accounts[a]['segment']}|{stages.get(a, 'unknown')}"),
+        ("segment x lifecycle_stage", lambda a: f"{raw_accounts[a]['segment']}|{stages.get(a, 'unknown')}"),
         ("segment", lambda a: raw_accounts[a]["segment"]),
         ("all", lambda a: "all"),
     ]
@@ -112,11 +115,15 @@ def test_adoption_rate_benchmark_recomputed_from_ground_truth(published_run, mar
         groups.append(g)
 
     actual = {
-        r[0]: r[1:] for r in marts.execute("""
+        r[0]: r[1:]
+        for r in marts.execute(
+            """
             select account_id, metric_value, peer_level, peer_group_key, peer_group_size,
                    peer_median, peer_p25, peer_p75, percentile_rank, gap_to_median
             from marts.fct_account_benchmarks
-            where metric = 'adoption_rate' and measured_on = ?""", [as_of]).fetchall()
+            where metric = 'adoption_rate' and measured_on = ?""",
+            [as_of],
+        ).fetchall()
     }
     assert set(actual) == set(values)
     used_levels = set()
@@ -142,15 +149,19 @@ def test_adoption_rate_benchmark_recomputed_from_ground_truth(published_run, mar
 
 
 def test_health_score_benchmark_is_the_published_score(marts, as_of):
-    pairs = marts.execute("""
+    pairs = marts.execute(
+        """
         select b.metric_value, h.health_score
         from marts.fct_account_benchmarks b
         join marts.fct_account_health_daily h
           on h.account_id = b.account_id and h.snapshot_date = b.measured_on
-        where b.metric = 'health_score' and b.measured_on = ?""", [as_of]).fetchall()
+        where b.metric = 'health_score' and b.measured_on = ?""",
+        [as_of],
+    ).fetchall()
     scored = marts.execute(
-        "select count(*) from marts.fct_account_health_daily "
-        "where snapshot_date = ? and health_score is not null", [as_of]).fetchone()[0]
+        "select count(*) from marts.fct_account_health_daily where snapshot_date = ? and health_score is not null",
+        [as_of],
+    ).fetchone()[0]
     assert len(pairs) == scored > 0
     for value, score in pairs:
         assert value == pytest.approx(score, abs=1e-9)
@@ -172,15 +183,14 @@ def test_csm_books_add_up_to_the_company(published_run, marts, raw_accounts, as_
     # the as-of month's books from the raw CRM owners and the generator's MRR
     as_of_month = as_of.strftime("%Y-%m")
     with (published_run.raw_dir / "_ground_truth" / "account_month_mrr.csv").open() as f:
-        mrr = {r["account_id"]: float(r["mrr_usd"]) for r in csv.DictReader(f)
-               if r["month"] == as_of_month}
+        mrr = {r["account_id"]: float(r["mrr_usd"]) for r in csv.DictReader(f) if r["month"] == as_of_month}
     expected_arr = defaultdict(float)
     for account, value in mrr.items():
         if value > 0:
             expected_arr[raw_accounts[account]["owner_csm_id"] or "unassigned"] += 12 * value
-    actual = dict(marts.execute(
-        "select csm_id, arr from marts.metrics_csm where measured_on = ? and arr > 0",
-        [as_of]).fetchall())
+    actual = dict(
+        marts.execute("select csm_id, arr from marts.metrics_csm where measured_on = ? and arr > 0", [as_of]).fetchall()
+    )
     print("ARR per CSM at the as-of date:", actual)
     assert set(actual) == set(expected_arr)
     for csm, arr in actual.items():
@@ -189,8 +199,8 @@ def test_csm_books_add_up_to_the_company(published_run, marts, raw_accounts, as_
 
 def test_load_index_against_the_team_median(marts):
     rows = marts.execute(
-        "select month, csm_id, arr, load_index from marts.metrics_csm "
-        "where csm_id <> 'unassigned'").fetchall()
+        "select month, csm_id, arr, load_index from marts.metrics_csm where csm_id <> 'unassigned'"
+    ).fetchall()
     by_month = defaultdict(list)
     for month, csm, arr, load in rows:
         by_month[month].append((csm, float(arr), load))
@@ -206,23 +216,38 @@ def test_load_index_against_the_team_median(marts):
 
 
 def test_renewals_due_and_red_arr_at_the_as_of_date(marts, as_of):
-    expected = dict(marts.execute("""
+    expected = dict(
+        marts.execute(
+            """
         select coalesce(owner_csm_id, 'unassigned'), count(*) from marts.fct_renewals
         where due_date > ? and due_date <= ? group by 1""",
-        [as_of, as_of + timedelta(days=90)]).fetchall())
-    upcoming = dict(marts.execute(
-        "select coalesce(owner_csm_id, 'unassigned'), count(*) from marts.renewals_upcoming "
-        "group by 1").fetchall())
-    actual = dict(marts.execute(
-        "select csm_id, renewals_due from marts.metrics_csm "
-        "where measured_on = ? and renewals_due > 0", [as_of]).fetchall())
+            [as_of, as_of + timedelta(days=90)],
+        ).fetchall()
+    )
+    upcoming = dict(
+        marts.execute(
+            "select coalesce(owner_csm_id, 'unassigned'), count(*) from marts.renewals_upcoming group by 1"
+        ).fetchall()
+    )
+    actual = dict(
+        marts.execute(
+            "select csm_id, renewals_due from marts.metrics_csm where measured_on = ? and renewals_due > 0", [as_of]
+        ).fetchall()
+    )
     assert actual == expected == upcoming
-    red = dict(marts.execute("""
+    red = dict(
+        marts.execute(
+            """
         select coalesce(owner_csm_id, 'unassigned'), sum(arr) from marts.fct_account_health_daily
-        where snapshot_date = ? and health_band = 'red' group by 1""", [as_of]).fetchall())
-    actual_red = dict(marts.execute(
-        "select csm_id, arr_in_red from marts.metrics_csm "
-        "where measured_on = ? and arr_in_red > 0", [as_of]).fetchall())
+        where snapshot_date = ? and health_band = 'red' group by 1""",
+            [as_of],
+        ).fetchall()
+    )
+    actual_red = dict(
+        marts.execute(
+            "select csm_id, arr_in_red from marts.metrics_csm where measured_on = ? and arr_in_red > 0", [as_of]
+        ).fetchall()
+    )
     assert actual_red == red
 
 
@@ -230,21 +255,28 @@ def test_capacity_from_the_book_and_the_roster(published_run, marts, as_of):
     with (published_run.raw_dir / "crm" / "csm_roster.csv").open() as f:
         roster = list(csv.DictReader(f))
     employed = sum(
-        1 for r in roster
+        1
+        for r in roster
         if date.fromisoformat(r["start_date"]) <= as_of
-        and (not r["end_date"] or date.fromisoformat(r["end_date"]) >= as_of))
-    book = dict((m, float(a)) for m, a in marts.execute(
-        "select month, sum(arr) from marts.fct_mrr_monthly where is_customer group by month"
-    ).fetchall())
+        and (not r["end_date"] or date.fromisoformat(r["end_date"]) >= as_of)
+    )
+    book = dict(
+        (m, float(a))
+        for m, a in marts.execute(
+            "select month, sum(arr) from marts.fct_mrr_monthly where is_customer group by month"
+        ).fetchall()
+    )
     month = date(as_of.year, as_of.month, 1)
-    earlier_month = date(month.year - (month.month <= TREND_MONTHS),
-                         (month.month - TREND_MONTHS - 1) % 12 + 1, 1)
+    earlier_month = date(month.year - (month.month <= TREND_MONTHS), (month.month - TREND_MONTHS - 1) % 12 + 1, 1)
     now, earlier = book[month], book.get(earlier_month, 0.0)
     trend = (now - earlier) / TREND_MONTHS
-    row = marts.execute("""
+    row = marts.execute(
+        """
         select book_arr, csms_employed, net_new_arr_per_month, csms_needed_now,
                csms_needed_in_1_month, csms_needed_in_3_months, csm_gap_now
-        from marts.metrics_csm_capacity where month = ?""", [month]).fetchone()
+        from marts.metrics_csm_capacity where month = ?""",
+        [month],
+    ).fetchone()
     print("capacity at the as-of date:", row)
     assert float(row[0]) == pytest.approx(now, abs=0.005)
     assert row[1] == employed
