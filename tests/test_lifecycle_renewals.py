@@ -135,3 +135,15 @@ def test_monthly_stage_matches_current_spell(published_run):
     finally:
         con.close()
     assert diff == []
+
+
+def test_upcoming_renewals_carry_the_health_band_of_the_as_of_date(marts):
+    rows = marts.execute(
+        "select u.account_id, u.health_band, h.health_band "
+        "from marts.renewals_upcoming as u "
+        "left join marts.fct_account_health_daily as h on u.account_id = h.account_id "
+        "and h.snapshot_date = (select max(snapshot_date) from marts.fct_account_health_daily)"
+    ).fetchall()
+    assert rows, "the sample has renewals due in the next 90 days"
+    assert all(upcoming == published for _, upcoming, published in rows), rows
+    assert any(band is not None for _, band, _ in rows)

@@ -33,6 +33,22 @@ accounts as (
 
 ),
 
+as_of as (
+
+    select as_of_date from {{ ref('int_as_of_date') }}
+
+),
+
+-- the health band on the as-of date (the snapshot this run publishes)
+health as (
+
+    select scores.account_id, scores.health_band
+    from {{ ref('int_account_health_scores') }} as scores
+    inner join as_of
+        on scores.snapshot_date = as_of.as_of_date
+
+),
+
 final as (
 
     select
@@ -57,13 +73,14 @@ final as (
         renewals.outcome,
         renewals.renewal_opportunity_id,
         renewals.renewal_stage,
-        -- the account health score comes with a later issue
-        cast(null as {{ dbt.type_string() }}) as health_band,
+        health.health_band,
         renewals.arr_rank_in_due_quarter,
         renewals.is_top5_of_quarter
     from renewals
     left join accounts
         on renewals.account_id = accounts.account_id
+    left join health
+        on renewals.account_id = health.account_id
 
 )
 
