@@ -356,7 +356,8 @@ hit_recent_detractor as (
 
 ),
 
--- an SLA-breaching ticket created inside a pending renewal's window (by the as-of date)
+-- an SLA-breaching ticket created inside a pending renewal's window (from window_days days
+-- before the due date, as the lifecycle's renewal stage counts it, to the as-of date)
 breaches_in_renewal_window as (
 
     select
@@ -373,8 +374,8 @@ breaches_in_renewal_window as (
     where pending_renewals.days_until_due <= rules.window_days
         and tickets.is_sla_breached
         and tickets.created_date <= as_of.as_of_date
-        and tickets.created_date > {{ cs_metrics.add_days('pending_renewals.due_date',
-                                                          '- rules.window_days') }}
+        and tickets.created_date >= {{ cs_metrics.add_days('pending_renewals.due_date',
+                                                           '- rules.window_days') }}
     group by pending_renewals.account_id, rules.window_days
 
 ),
