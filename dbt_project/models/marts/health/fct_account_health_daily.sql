@@ -9,6 +9,9 @@
     dates stay. `full_refresh: false`: the history cannot be rebuilt from the exports (it is what
     was published on each day), so `--full-refresh` does not drop it.
 
+    The as-of date is read with scalar subqueries, not a cross join: Spark 3.5's join reordering
+    fails an internal assertion on this model's cross joins with one-row fixtures (unit tests).
+
     Change over N days = score now - the stored score of the latest snapshot date on or before
     (as-of - N) and not before (as-of - N - health_change_max_gap_days); NULL without one. -#}
 {{ config(
@@ -46,9 +49,8 @@ scores as (
         scores.top_drag_points,
         scores.health_config_version
     from {{ ref('int_account_health_scores') }} as scores
-    inner join as_of
-        on scores.snapshot_date = as_of.as_of_date
     where scores.is_customer
+        and scores.snapshot_date = (select as_of_date from as_of)
 
 ),
 
@@ -60,8 +62,9 @@ accounts as (
 
 lifecycle as (
 
-    select account_id, month, lifecycle_stage
+    select account_id, lifecycle_stage
     from {{ ref('int_account_lifecycle_monthly') }}
+    where month = (select as_of_month from as_of)
 
 ),
 
@@ -71,8 +74,7 @@ history as (
     {%- if is_incremental() %}
     select stored.account_id, stored.snapshot_date, stored.health_score
     from {{ this }} as stored
-    cross join as_of
-    where stored.snapshot_date < as_of.as_of_date
+    where stored.snapshot_date < (select as_of_date from as_of)
     {%- else %}
     select
         cast(null as {{ dbt.type_string() }}) as account_id,
@@ -98,10 +100,10 @@ reference_{{ days }}d as (
                 partition by history.account_id order by history.snapshot_date desc
             ) as recency
         from history
-        cross join as_of
-        where history.snapshot_date <= {{ cs_metrics.add_days('as_of.as_of_date', - days) }}
+        where history.snapshot_date
+                <= {{ cs_metrics.add_days('(select as_of_date from as_of)', - days) }}
             and history.snapshot_date >= {{ cs_metrics.add_days(
-                'as_of.as_of_date', - days - var('health_change_max_gap_days')) }}
+                '(select as_of_date from as_of)', - days - var('health_change_max_gap_days')) }}
     ) as candidates
     where recency = 1
 
@@ -141,12 +143,10 @@ final as (
         scores.health_config_version,
         scores.snapshot_date
     from scores
-    cross join as_of
     left join accounts
         on scores.account_id = accounts.account_id
     left join lifecycle
         on scores.account_id = lifecycle.account_id
-        and as_of.as_of_month = lifecycle.month
     {%- for days in [7, 30] %}
     left join reference_{{ days }}d
         on scores.account_id = reference_{{ days }}d.account_id
