@@ -121,3 +121,51 @@ def published_run(dbt_manifest, small_company, tmp_path_factory) -> RunOutcome:
 def copy_company(src: Path, dst: Path) -> Path:
     shutil.copytree(src, dst, ignore=shutil.ignore_patterns("_ground_truth"))
     return dst
+
+
+@dataclass
+class TwoRuns:
+    """The small company run twice into one warehouse: as of 7 days before its as-of date, then
+    as of the as-of date (``CS_AS_OF_DATE``), as a daily schedule would. ``first_*`` are the
+    history marts as the first run published them."""
+
+    earlier: object  # datetime.date
+    as_of: object
+    first: RunOutcome
+    second: RunOutcome
+    first_health: list[tuple]
+    first_alerts: list[tuple]
+
+
+@pytest.fixture(scope="session")
+def two_runs(dbt_manifest, small_company, tmp_path_factory) -> TwoRuns:
+    import json
+    from datetime import date, timedelta
+
+    import duckdb
+
+    planted = json.loads((small_company / "_ground_truth" / "planted.json").read_text())
+    as_of = date.fromisoformat(planted["as_of"])
+    earlier = as_of - timedelta(days=7)
+    raw = copy_company(small_company, tmp_path_factory.mktemp("two_runs") / "raw")
+    warehouse = tmp_path_factory.mktemp("two_runs_warehouse")
+    saved = os.environ.get("CS_AS_OF_DATE")
+    try:
+        os.environ["CS_AS_OF_DATE"] = earlier.isoformat()
+        first = run_pipeline(raw, warehouse)
+        assert first.success, first.failed_steps()
+        with duckdb.connect(str(first.published_db), read_only=True) as con:
+            first_health = con.execute(
+                "select * from marts.fct_account_health_daily order by account_id").fetchall()
+            first_alerts = con.execute(
+                "select alert_id, rule_id, account_id, first_seen, last_seen, closed_at "
+                "from marts.fct_alerts").fetchall()
+        os.environ["CS_AS_OF_DATE"] = as_of.isoformat()
+        second = run_pipeline(raw, warehouse)
+        assert second.success, second.failed_steps()
+    finally:
+        if saved is None:
+            os.environ.pop("CS_AS_OF_DATE", None)
+        else:
+            os.environ["CS_AS_OF_DATE"] = saved
+    return TwoRuns(earlier, as_of, first, second, first_health, first_alerts)

@@ -10,46 +10,24 @@ as-of date match the planted truth (planted.json) for the rules the generator pl
 from __future__ import annotations
 
 import json
-import os
 from datetime import date, timedelta
 
 import duckdb
 import pytest
-
-from tests.conftest import copy_company, run_pipeline
 
 KPIS = ["grr", "nrr", "logo_churn_rate", "renewal_rate", "expansion_arr", "share_of_arr_green",
         "nps"]
 
 
 @pytest.fixture(scope="module")
-def two_runs(dbt_manifest, small_company, tmp_path_factory):
+def two_runs(two_runs, small_company):
     """(earlier date, as-of date, planted truth, published fct_alerts of the first run, a
-    read-only connection to the published file of the second run)."""
+    read-only connection to the published file of the second run); the runs are the shared
+    session fixture of tests/conftest.py."""
+    runs = two_runs
     planted = json.loads((small_company / "_ground_truth" / "planted.json").read_text())
-    as_of = date.fromisoformat(planted["as_of"])
-    earlier = as_of - timedelta(days=7)
-    raw = copy_company(small_company, tmp_path_factory.mktemp("alerts") / "raw")
-    warehouse = tmp_path_factory.mktemp("alerts_warehouse")
-    saved = os.environ.get("CS_AS_OF_DATE")
-    try:
-        os.environ["CS_AS_OF_DATE"] = earlier.isoformat()
-        first = run_pipeline(raw, warehouse)
-        assert first.success, first.failed_steps()
-        with duckdb.connect(str(first.published_db), read_only=True) as con:
-            first_alerts = con.execute(
-                "select alert_id, rule_id, account_id, first_seen, last_seen, closed_at "
-                "from marts.fct_alerts").fetchall()
-        os.environ["CS_AS_OF_DATE"] = as_of.isoformat()
-        second = run_pipeline(raw, warehouse)
-        assert second.success, second.failed_steps()
-    finally:
-        if saved is None:
-            os.environ.pop("CS_AS_OF_DATE", None)
-        else:
-            os.environ["CS_AS_OF_DATE"] = saved
-    con = duckdb.connect(str(second.published_db), read_only=True)
-    yield earlier, as_of, planted, first_alerts, con
+    con = duckdb.connect(str(runs.second.published_db), read_only=True)
+    yield runs.earlier, runs.as_of, planted, runs.first_alerts, con
     con.close()
 
 

@@ -18,8 +18,6 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.conftest import copy_company, run_pipeline
-
 SEED_COMPONENTS = (Path(__file__).resolve().parents[1] / "dbt_project" / "seeds"
                    / "seed_health_components.csv")
 COMPONENTS = ["adoption", "usage_trend", "support", "voice", "relationship", "csm_pulse",
@@ -174,24 +172,12 @@ def test_metrics_health_rolls_up_the_daily_rows(marts, as_of):
     assert row[6] == sum(r[0] for r in daily if r[2] == "green")
 
 
-def test_history_across_two_runs_gives_the_7_day_change(published_run, as_of, tmp_path,
-                                                        monkeypatch):
+def test_history_across_two_runs_gives_the_7_day_change(two_runs):
     """A run 7 days before the as-of date, then one on it, into the same warehouse: the history
     keeps both dates and the second run's change is the difference of the two scores."""
-    raw = copy_company(published_run.raw_dir, tmp_path / "raw")
-    warehouse = tmp_path / "warehouse"
-    earlier = as_of - timedelta(days=7)
-
-    monkeypatch.setenv("CS_AS_OF_DATE", earlier.isoformat())
-    first = run_pipeline(raw, warehouse)
-    assert first.success, first.failed_steps()
-    with duckdb.connect(str(first.published_db), read_only=True) as con:
-        first_rows = con.execute(
-            "select * from marts.fct_account_health_daily order by account_id").fetchall()
+    earlier, as_of, second = two_runs.earlier, two_runs.as_of, two_runs.second
+    first_rows = two_runs.first_health
     assert first_rows and {r[-1] for r in first_rows} == {earlier}
-    monkeypatch.setenv("CS_AS_OF_DATE", as_of.isoformat())
-    second = run_pipeline(raw, warehouse)
-    assert second.success, second.failed_steps()
 
     con = duckdb.connect(str(second.published_db), read_only=True)
     dates = [r[0] for r in con.execute(
