@@ -7,6 +7,7 @@ import dagster as dg
 from orchestration.defs.dbt import cs_dbt_assets, dbt_resource
 from orchestration.defs.extract import build_export_specs, build_extract_assets
 from orchestration.defs.extract.assets import build_accounting_checks
+from orchestration.defs.operations import build_export_arrival_sensor
 from orchestration.defs.publish import build_publish_asset
 from orchestration.defs.quality.checks import build_raw_quality_checks
 from orchestration.lib.warehouse import Warehouse
@@ -28,11 +29,14 @@ every_morning = dg.ScheduleDefinition(
     description="Refresh the marts at 06:00 every day (turn on in the UI).",
 )
 
+new_exports = build_export_arrival_sensor(refresh_job)
+
 defs = dg.Definitions(
     assets=[*build_export_specs(), *extract_assets, cs_dbt_assets, publish_asset],
     asset_checks=[*build_accounting_checks(), *build_raw_quality_checks()],
     jobs=[refresh_job],
     schedules=[every_morning],
+    sensors=[new_exports],
     resources={"warehouse": Warehouse(), "dbt": dbt_resource()},
     # One DuckDB file has one writer: steps run one after another in one process.
     executor=dg.in_process_executor,
