@@ -169,3 +169,21 @@ def two_runs(dbt_manifest, small_company, tmp_path_factory) -> TwoRuns:
         else:
             os.environ["CS_AS_OF_DATE"] = saved
     return TwoRuns(earlier, as_of, first, second, first_health, first_alerts)
+
+
+@pytest.fixture(scope="module")
+def planted(published_run) -> dict:
+    """The generator's planted ground truth for the small company (planted.json)."""
+    import json
+
+    return json.loads((published_run.raw_dir / "_ground_truth" / "planted.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def marts(published_run):
+    """A read-only connection to the small company's published file."""
+    import duckdb
+
+    con = duckdb.connect(str(published_run.published_db), read_only=True)
+    yield con
+    con.close()

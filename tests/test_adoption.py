@@ -36,13 +36,6 @@ def usage_truth(published_run):
     }
 
 
-@pytest.fixture(scope="module")
-def marts(published_run):
-    con = duckdb.connect(str(published_run.published_db), read_only=True)
-    yield con
-    con.close()
-
-
 def as_of_month_rows(marts, as_of: dt.date) -> dict[str, dict[str, object]]:
     cur = marts.execute(
         "select account_id, measured_on, seats_purchased as seats, provisioned_users, "

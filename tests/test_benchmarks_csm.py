@@ -10,30 +10,16 @@ capacity view from the company's book and the raw roster.
 from __future__ import annotations
 
 import csv
-import json
 import math
 import statistics
 from collections import defaultdict
 from datetime import date, timedelta
 
-import duckdb
 import pytest
 
 MIN_GROUP = 5  # var benchmark_min_peer_group_size
 TARGET_BOOK_ARR = 500000  # var csm_target_book_arr (csm_capacity_basis: arr)
 TREND_MONTHS = 6  # var csm_capacity_trend_months
-
-
-@pytest.fixture(scope="module")
-def planted(published_run):
-    return json.loads((published_run.raw_dir / "_ground_truth" / "planted.json").read_text())
-
-
-@pytest.fixture(scope="module")
-def marts(published_run):
-    con = duckdb.connect(str(published_run.published_db), read_only=True)
-    yield con
-    con.close()
 
 
 @pytest.fixture(scope="module")

@@ -11,25 +11,12 @@ from __future__ import annotations
 
 import calendar
 import csv
-import json
 from collections import defaultdict
 from datetime import date
 from decimal import Decimal
 
 import duckdb
 import pytest
-
-
-@pytest.fixture(scope="module")
-def planted(published_run):
-    return json.loads((published_run.raw_dir / "_ground_truth" / "planted.json").read_text())
-
-
-@pytest.fixture(scope="module")
-def marts(published_run):
-    con = duckdb.connect(str(published_run.published_db), read_only=True)
-    yield con
-    con.close()
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,6 @@ import json
 from collections import defaultdict
 from decimal import Decimal
 
-import duckdb
 import pytest
 
 
@@ -25,13 +24,6 @@ def truth(published_run):
         "planted": json.loads((gt / "planted.json").read_text()),
         "manifest": json.loads((gt / "manifest.json").read_text()),
     }
-
-
-@pytest.fixture(scope="module")
-def marts(published_run):
-    con = duckdb.connect(str(published_run.published_db), read_only=True)
-    yield con
-    con.close()
 
 
 def month_end_mrr(rows) -> dict[tuple[str, str], Decimal]:

@@ -10,7 +10,6 @@ that it sees them, and that the history kept across runs gives the 7-day change.
 from __future__ import annotations
 
 import csv
-import json
 import statistics
 from datetime import date, timedelta
 from pathlib import Path
@@ -22,18 +21,6 @@ SEED_COMPONENTS = (Path(__file__).resolve().parents[1] / "dbt_project" / "seeds"
                    / "seed_health_components.csv")
 COMPONENTS = ["adoption", "usage_trend", "support", "voice", "relationship", "csm_pulse",
               "financial"]
-
-
-@pytest.fixture(scope="module")
-def planted(published_run):
-    return json.loads((published_run.raw_dir / "_ground_truth" / "planted.json").read_text())
-
-
-@pytest.fixture(scope="module")
-def marts(published_run):
-    con = duckdb.connect(str(published_run.published_db), read_only=True)
-    yield con
-    con.close()
 
 
 @pytest.fixture(scope="module")

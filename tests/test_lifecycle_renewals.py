@@ -8,24 +8,11 @@ both from the exports.
 from __future__ import annotations
 
 import csv
-import json
 from collections import defaultdict
 from datetime import date
 
 import duckdb
 import pytest
-
-
-@pytest.fixture(scope="module")
-def planted(published_run):
-    return json.loads((published_run.raw_dir / "_ground_truth" / "planted.json").read_text())
-
-
-@pytest.fixture(scope="module")
-def marts(published_run):
-    con = duckdb.connect(str(published_run.published_db), read_only=True)
-    yield con
-    con.close()
 
 
 def quarter_start(day: date) -> date:

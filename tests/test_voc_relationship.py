@@ -19,7 +19,6 @@ import datetime as dt
 import json
 from collections import Counter, defaultdict
 
-import duckdb
 import pytest
 
 
@@ -30,13 +29,6 @@ def truth(published_run):
         "planted": json.loads((gt / "planted.json").read_text()),
         "as_of": dt.date.fromisoformat(json.loads((gt / "manifest.json").read_text())["as_of"]),
     }
-
-
-@pytest.fixture(scope="module")
-def marts(published_run):
-    con = duckdb.connect(str(published_run.published_db), read_only=True)
-    yield con
-    con.close()
 
 
 def read_export(published_run, system: str, entity: str) -> list[dict[str, str]]:
