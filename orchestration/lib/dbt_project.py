@@ -1,15 +1,29 @@
-"""The one ``DbtProject`` of the code location, built once."""
+"""The one ``DbtProject`` of the code location, built once, and the dbt executable it runs."""
 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from functools import cache
+from pathlib import Path
 
 from dagster_dbt import DbtProject
 
 from orchestration.lib.warehouse import REPO_ROOT
 
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+
+
+def dbt_executable() -> str:
+    """The dbt of this environment, so nothing depends on an activated virtualenv or on PATH
+    (the code server `dagster dev` starts may run on the resolved base interpreter path)."""
+    candidates = [
+        Path(sys.executable).with_name("dbt"),
+        Path(sys.prefix) / "bin" / "dbt",
+        REPO_ROOT / ".venv" / "bin" / "dbt",
+    ]
+    return next((str(p) for p in candidates if p.exists()), "dbt")
 
 
 @cache
@@ -20,4 +34,12 @@ def dbt_project() -> DbtProject:
         target=os.environ.get("DBT_TARGET", "duckdb"),
     )
     project.prepare_if_dev()
+    if not project.manifest_path.exists():
+        # A fresh checkout (CI, a new clone) has no target/: parse once, so that importing the
+        # code location works everywhere, not only after `make run` or `dagster dev`.
+        subprocess.run(
+            [dbt_executable(), "parse", "--quiet", "--project-dir", str(DBT_PROJECT_DIR),
+             "--profiles-dir", str(DBT_PROJECT_DIR), "--target", project.target or "duckdb"],
+            check=True,
+        )
     return project

@@ -2,10 +2,8 @@
 
 
 import os
-import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -16,9 +14,9 @@ from dagster_dbt import (
     dbt_assets,
 )
 
-from orchestration.lib.dbt_project import dbt_project
+from orchestration.lib.dbt_project import dbt_executable, dbt_project
 from orchestration.lib.raw_parquet import is_spark_target, spark_dbt_env
-from orchestration.lib.warehouse import REPO_ROOT, Warehouse
+from orchestration.lib.warehouse import Warehouse
 
 
 class CsDbtTranslator(DagsterDbtTranslator):
@@ -75,12 +73,4 @@ def cs_dbt_assets(
 
 
 def dbt_resource() -> DbtCliResource:
-    # The dbt of this environment, so nothing depends on an activated virtualenv (the code
-    # server `dagster dev` starts may run on the resolved base interpreter path).
-    candidates = [
-        Path(sys.executable).with_name("dbt"),
-        Path(sys.prefix) / "bin" / "dbt",
-        REPO_ROOT / ".venv" / "bin" / "dbt",
-    ]
-    found = next((str(p) for p in candidates if p.exists()), None)
-    return DbtCliResource(project_dir=dbt_project(), dbt_executable=found or "dbt")
+    return DbtCliResource(project_dir=dbt_project(), dbt_executable=dbt_executable())
