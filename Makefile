@@ -60,8 +60,10 @@ test-spark: install-spark
 lint: install
 	$(VENV)/bin/ruff check orchestration sample_company tests
 
+## make docs: dbt docs and Great Expectations data docs from the published file, in build/docs/
 docs: install
 	$(VENV)/bin/python -m orchestration.lib.contract
+	$(VENV)/bin/python -m orchestration.lib.docs_site --out build/docs
 
 clean:
-	rm -rf $(VENV) .uv dbt_project/target dbt_project/logs .pytest_cache
+	rm -rf $(VENV) .uv dbt_project/target dbt_project/logs .pytest_cache build

@@ -1,9 +1,11 @@
 """Every dbt model, seed and test as Dagster assets and asset checks, run with ``dbt build``."""
 
 
+import json
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from functools import cache
 from typing import Any
 
 import dagster as dg
@@ -15,7 +17,9 @@ from dagster_dbt import (
 )
 
 from orchestration.lib.dbt_project import dbt_executable, dbt_project
+from orchestration.lib.headline import headline_config, headline_figures, row_count
 from orchestration.lib.raw_parquet import is_spark_target, spark_dbt_env
+from orchestration.lib.retry import retry_transient
 from orchestration.lib.warehouse import Warehouse
 
 
@@ -68,8 +72,105 @@ def cs_dbt_assets(
 ) -> Iterator[Any]:
     """``dbt build``: models, seeds and their tests, in dependency order."""
     (warehouse.warehouse_path / "tmp").mkdir(parents=True, exist_ok=True)
+    if not is_spark_target():
+        # Another process holding the build file (a lock) is worth a retry with backoff; a
+        # failing model or data test is not (dbt's own failure, raised as it comes).
+        with retry_transient(context, "dbt build"):
+            warehouse.connect().close()
     with _warehouse_env(warehouse):
-        yield from dbt.cli(["build"], context=context).stream()
+        invocation = dbt.cli(["build"], context=context)
+        # A metrics mart's output waits until dbt has let go of the build file, so its headline
+        # figures can be read; so does everything after it in the DAG (Dagster takes outputs in
+        # dependency order) and the check results of what waits.
+        held: list[Any] = []
+        held_ids: set[str] = set()
+        held_keys: set[dg.AssetKey] = set()
+        try:
+            for event in invocation.stream():
+                if _must_wait(event, held_ids, held_keys):
+                    held.append(event)
+                else:
+                    yield event
+        except Exception:
+            yield from held
+            raise
+    yield from _with_headlines(context, held, warehouse)
+
+
+def _must_wait(event: Any, held_ids: set[str], held_keys: set[dg.AssetKey]) -> bool:
+    if is_spark_target():
+        return False
+    if isinstance(event, dg.Output):
+        node = _manifest_node(event)
+        if node is None:
+            return False
+        parents = set(node.get("depends_on", {}).get("nodes", []))
+        if headline_config(node) or parents & held_ids:
+            held_ids.add(node["unique_id"])
+            held_keys.add(_asset_key(node))
+            return True
+        return False
+    key = getattr(event, "asset_key", None)
+    return key is not None and key in held_keys
+
+
+def _asset_key(node: Mapping[str, Any]) -> dg.AssetKey:
+    return CsDbtTranslator().get_asset_key(node)
+
+
+def _manifest_node(event: dg.Output) -> Mapping[str, Any] | None:
+    unique_id = event.metadata.get("unique_id")
+    if unique_id is None:
+        return None
+    return _manifest()["nodes"].get(str(unique_id.value))
+
+
+@cache
+def _manifest() -> Mapping[str, Any]:
+    return json.loads(dbt_project().manifest_path.read_text())
+
+
+def _with_headlines(
+    context: dg.AssetExecutionContext, held: list[dg.Output], warehouse: Warehouse
+) -> Iterator[Any]:
+    """The held events in their order, the metrics marts' outputs with their row count and
+    headline figures added."""
+    if not held:
+        return
+    con = warehouse.connect(read_only=True)
+    try:
+        for event in held:
+            node = _manifest_node(event) if isinstance(event, dg.Output) else None
+            if node is None or not headline_config(node):
+                yield event
+                continue
+            relation = f"{node['schema']}.{node['alias']}"
+            extra: dict[str, Any] = {}
+            try:
+                extra["dagster/row_count"] = row_count(con, relation)
+                figures = headline_figures(con, relation, headline_config(node))
+                extra.update({f"headline/{k}": v for k, v in figures.items() if v is not None})
+                extra["headline"] = dg.MetadataValue.md(_figures_table(figures))
+            except Exception as exc:  # a broken headline must not fail a good build
+                context.log.warning(f"{relation}: headline figures not computed ({exc})")
+            yield event.with_metadata({**event.metadata, **extra})
+    finally:
+        con.close()
+
+
+def _figures_table(figures: Mapping[str, Any]) -> str:
+    if not figures:
+        return "(no rows in the latest period)"
+    rows = "\n".join(f"| {name} | {_shown(value)} |" for name, value in figures.items())
+    return "| figure | value |\n|---|---:|\n" + rows
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:,.4f}".rstrip("0").rstrip(".") if abs(value) < 10 else f"{value:,.2f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return "" if value is None else str(value)
 
 
 def dbt_resource() -> DbtCliResource:

@@ -5,15 +5,40 @@ Lineage: ``exports/<system>/<entity>`` (the file a source system dropped, an ext
 -> dbt staging -> marts -> publish.
 """
 
+import os
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import dagster as dg
 
 from orchestration.lib.contract import TABLES, TableSpec
-from orchestration.lib.loader import ExportError, load_table, quote
+from orchestration.lib.loader import ExportError, LoadResult, load_table, quote
 from orchestration.lib.raw_parquet import export_for_spark
+from orchestration.lib.retry import retry_transient
 from orchestration.lib.warehouse import Warehouse
 
 PREVIEW_ROWS = 5
+OWNERS = ["team:data-engineering"]
+
+
+def _hours(name: str, default: float) -> timedelta:
+    return timedelta(hours=float(os.environ.get(name, default)))
+
+
+def export_freshness() -> dg.FreshnessPolicy:
+    """An export file is expected to arrive (be written anew) every day: WARN after 30 hours
+    without a new file, FAIL after 48 (CS_EXPORT_WARN_HOURS, CS_EXPORT_FAIL_HOURS)."""
+    return dg.FreshnessPolicy.time_window(
+        fail_window=_hours("CS_EXPORT_FAIL_HOURS", 48), warn_window=_hours("CS_EXPORT_WARN_HOURS", 30)
+    )
+
+
+def raw_freshness() -> dg.FreshnessPolicy:
+    """The raw tables are reloaded by every refresh (daily schedule or file-arrival sensor): WARN
+    after 26 hours without a load, FAIL after 36 (CS_RAW_WARN_HOURS, CS_RAW_FAIL_HOURS)."""
+    return dg.FreshnessPolicy.time_window(
+        fail_window=_hours("CS_RAW_FAIL_HOURS", 36), warn_window=_hours("CS_RAW_WARN_HOURS", 26)
+    )
 
 
 def export_key(spec: TableSpec) -> dg.AssetKey:
@@ -36,6 +61,8 @@ def build_export_specs() -> list[dg.AssetSpec]:
             group_name="exports",
             kinds={"csv", "parquet"} if spec.large else {"csv"},
             metadata={"contract": "docs/exports.md", "primary_key": ", ".join(spec.primary_key)},
+            owners=OWNERS,
+            freshness_policy=export_freshness(),
         )
         for spec in TABLES
     ]
@@ -67,14 +94,18 @@ def _build_extract_asset(spec: TableSpec) -> dg.AssetsDefinition:
             f"reason. {spec.description}"
         ),
         metadata={"dagster/table_name": f"raw.{spec.name}"},
+        owners=OWNERS,
+        freshness_policy=raw_freshness(),
     )
     def _extract(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
-        con = warehouse.connect()
+        with retry_transient(context, f"load {spec.name}"):
+            con = warehouse.connect()
         try:
             try:
                 result = load_table(con, spec, warehouse.raw_path)
             except ExportError as exc:
-                raise dg.Failure(description=str(exc)) from exc
+                # The file breaks the contract: the same every time, so never retried.
+                raise dg.Failure(description=str(exc), allow_retries=False) from exc
             # On the Spark target, the checked table also goes to Parquet for Spark to read.
             exported = export_for_spark(con, spec, warehouse.warehouse_path)
             preview = con.execute(
@@ -87,6 +118,7 @@ def _build_extract_asset(spec: TableSpec) -> dg.AssetsDefinition:
             ).df()
         finally:
             con.close()
+        _record_arrival(context, spec, result, warehouse)
         if result.rows_quarantined:
             context.log.warning(
                 f"{result.source_file}: {result.rows_quarantined} of {result.rows_read} rows "
@@ -107,6 +139,43 @@ def _build_extract_asset(spec: TableSpec) -> dg.AssetsDefinition:
         return dg.MaterializeResult(metadata=metadata)
 
     return _extract
+
+
+def _record_arrival(
+    context: dg.AssetExecutionContext, spec: TableSpec, result: LoadResult, warehouse: Warehouse
+) -> None:
+    """Report the export file as materialized when a new file arrived: its checksum or its
+    modification time differs from the last one reported. The export asset's freshness policy
+    then shows a source that stopped arriving as stale, even though the refresh ran."""
+    if not result.source_file:
+        return
+    path = Path(result.source_file)
+    if not path.is_absolute():
+        path = warehouse.raw_path / path
+    modified = datetime.fromtimestamp(path.stat().st_mtime, tz=UTC).isoformat() if path.exists() else ""
+    last = context.instance.get_latest_materialization_event(export_key(spec))
+    last_meta = last.asset_materialization.metadata if last and last.asset_materialization else {}
+
+    def seen(key: str) -> str:
+        value = last_meta.get(key)
+        return str(value.value) if value is not None else ""
+
+    if seen("file_sha256") == (result.file_sha256 or "") and seen("file_modified_at") == modified:
+        context.log.info(f"{result.source_file}: same file as last time (no new export)")
+        return
+    context.log_event(
+        dg.AssetMaterialization(
+            asset_key=export_key(spec),
+            description="A new export file arrived.",
+            metadata={
+                "path": dg.MetadataValue.path(str(path)),
+                "file_sha256": result.file_sha256 or "",
+                "file_modified_at": modified,
+                "file_bytes": result.file_bytes,
+                "rows_read": result.rows_read,
+            },
+        )
+    )
 
 
 def _build_accounting_check(spec: TableSpec) -> dg.AssetChecksDefinition:

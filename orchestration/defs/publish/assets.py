@@ -7,6 +7,7 @@ import dagster as dg
 
 from orchestration.lib.publish import AuditError, publish
 from orchestration.lib.raw_parquet import is_spark_target
+from orchestration.lib.retry import retry_transient
 from orchestration.lib.warehouse import Warehouse
 
 PUBLISH_KEY = dg.AssetKey(["published", "cs_metrics"])
@@ -18,6 +19,7 @@ def build_publish_asset(upstream: Iterable[dg.AssetKey]) -> dg.AssetsDefinition:
         deps=list(upstream),
         group_name="publish",
         kinds={"duckdb"},
+        owners=["team:data-engineering"],
         description=(
             "`data/warehouse/cs_metrics.duckdb`: an audited copy of the build database, swapped "
             "in atomically. Runs only when every upstream asset and blocking check succeeded; a "
@@ -32,9 +34,11 @@ def build_publish_asset(upstream: Iterable[dg.AssetKey]) -> dg.AssetsDefinition:
             context.log.info("dbt target is spark: marts are Spark tables; cs_metrics.duckdb unchanged")
             return dg.MaterializeResult(metadata={"published": False, "dbt_target": "spark"})
         try:
-            result = publish(warehouse.build_db, warehouse.published_db)
+            with retry_transient(context, "publish"):
+                result = publish(warehouse.build_db, warehouse.published_db)
         except AuditError as exc:
-            raise dg.Failure(description=str(exc)) from exc
+            # A failed audit fails the same way every time: never retried.
+            raise dg.Failure(description=str(exc), allow_retries=False) from exc
         context.log.info(f"published {result.published_db} ({result.bytes:,} bytes)")
         rows = "\n".join(f"| {t} | {n:,} |" for t, n in result.table_rows.items())
         return dg.MaterializeResult(
