@@ -148,3 +148,46 @@ def test_kpi_summary_current_periods(two_runs):
         "select value from marts.metrics_kpi_summary where kpi = 'grr' "
         "and period_type = 'month' and period_start = ?", [prior_month]).fetchone()[0]
     assert by_key[("grr", "month")][3] == previous
+
+
+def test_a_rerun_with_no_hits_clears_that_dates_old_hits(two_runs, tmp_path):
+    """Rerun the as-of date with every rule disabled: the date's old hits must go (they used to
+    stay, as delete+insert / insert_overwrite only replace the dates a run writes), and the
+    earlier date's hits must stay."""
+    import csv
+    import os
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import tests.conftest as cf
+
+    earlier, as_of, _, _, con = two_runs
+    before = dict(con.execute("select snapshot_date, count(*) from marts.fct_alert_hits group by 1").fetchall())
+    assert before[as_of] > 0 and before[earlier] > 0
+
+    project = shutil.copytree(cf.DBT_DIR, tmp_path / "dbt_project", ignore=shutil.ignore_patterns("target", "logs"))
+    rules = project / "seeds" / "seed_alert_rules.csv"
+    with rules.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    with rules.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows({**row, "enabled": "false"} for row in rows)
+    build = tmp_path / "build.duckdb"
+    published = Path(con.execute("select path from duckdb_databases() where database_name = current_database()")
+                     .fetchone()[0])
+    shutil.copyfile(published, build)
+    env = {**os.environ, "CS_BUILD_DB": str(build), "CS_AS_OF_DATE": as_of.isoformat(),
+           "CS_DUCKDB_TEMP_DIR": str(tmp_path / "spill")}
+    subprocess.run(
+        [str(Path(sys.executable).with_name("dbt")), "build", "--quiet", "--project-dir", str(project),
+         "--profiles-dir", str(project), "--select", "seed_alert_rules", "int_alert_hits", "fct_alert_hits",
+         "--exclude", "test_type:data"],
+        check=True, env=env, cwd=project,
+    )
+    after = dict(duckdb.connect(str(build), read_only=True).execute(
+        "select snapshot_date, count(*) from marts.fct_alert_hits group by 1").fetchall())
+    assert as_of not in after
+    assert after[earlier] == before[earlier]

@@ -3,9 +3,11 @@
 
 import json
 import os
+import shutil
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -78,7 +80,7 @@ def cs_dbt_assets(
         with retry_transient(context, "dbt build"):
             warehouse.connect().close()
     with _warehouse_env(warehouse):
-        invocation = dbt.cli(["build"], context=context)
+        invocation = dbt.cli(["build"], context=context, target_path=_run_target_path(context))
         # A metrics mart's output waits until dbt has let go of the build file, so its headline
         # figures can be read; so does everything after it in the DAG (Dagster takes outputs in
         # dependency order) and the check results of what waits.
@@ -95,6 +97,20 @@ def cs_dbt_assets(
             yield from held
             raise
     yield from _with_headlines(context, held, warehouse)
+
+
+KEEP_RUN_TARGETS = 5
+
+
+def _run_target_path(context: dg.AssetExecutionContext) -> Path:
+    """dbt's target folder for this run, under ``target/runs/``; only the last few runs' folders
+    are kept (dagster-dbt would otherwise leave one folder per run, forever)."""
+    runs = dbt_project().project_dir / "target" / "runs"
+    runs.mkdir(parents=True, exist_ok=True)
+    older = sorted((p for p in runs.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)
+    for stale in older[: max(0, len(older) - (KEEP_RUN_TARGETS - 1))]:
+        shutil.rmtree(stale, ignore_errors=True)
+    return runs / f"{context.run.run_id[:8]}-{context.retry_number}"
 
 
 def _must_wait(event: Any, held_ids: set[str], held_keys: set[dg.AssetKey]) -> bool:
