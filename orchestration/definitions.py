@@ -10,15 +10,17 @@ from orchestration.defs.extract.assets import build_accounting_checks
 from orchestration.defs.operations import build_export_arrival_sensor
 from orchestration.defs.publish import build_publish_asset
 from orchestration.defs.quality.checks import build_raw_quality_checks
+from orchestration.defs.report import build_report_asset
 from orchestration.lib.warehouse import Warehouse
 
 extract_assets = build_extract_assets()
 publish_asset = build_publish_asset(upstream=cs_dbt_assets.keys)
+report_asset = build_report_asset()
 
 refresh_job = dg.define_asset_job(
     name="refresh",
-    description="Load every export, gate it on the raw checks, build and test the marts, publish.",
-    selection=dg.AssetSelection.assets(*extract_assets, cs_dbt_assets, publish_asset),
+    description="Load every export, gate it on the raw checks, build and test the marts, publish, write the report.",
+    selection=dg.AssetSelection.assets(*extract_assets, cs_dbt_assets, publish_asset, report_asset),
 )
 
 every_morning = dg.ScheduleDefinition(
@@ -32,7 +34,7 @@ every_morning = dg.ScheduleDefinition(
 new_exports = build_export_arrival_sensor(refresh_job)
 
 defs = dg.Definitions(
-    assets=[*build_export_specs(), *extract_assets, cs_dbt_assets, publish_asset],
+    assets=[*build_export_specs(), *extract_assets, cs_dbt_assets, publish_asset, report_asset],
     asset_checks=[*build_accounting_checks(), *build_raw_quality_checks()],
     jobs=[refresh_job],
     schedules=[every_morning],

@@ -4,9 +4,10 @@
 
 1. When ``data/raw`` holds no exports, generate the built-in sample company there.
 2. Parse the dbt project (the manifest Dagster builds its assets from).
-3. Execute the ``refresh`` job (extract -> raw checks -> dbt build -> publish) on the Dagster
-   instance in ``$DAGSTER_HOME``, so the run also shows in the UI (``make dev``).
-4. Print the headline figures, read from the published marts.
+3. Execute the ``refresh`` job (extract -> raw checks -> dbt build -> publish -> KPI report) on
+   the Dagster instance in ``$DAGSTER_HOME``, so the run also shows in the UI (``make dev``).
+4. Print the headline figures, read from the published marts, and the path of the KPI report
+   (the ``kpi_report`` asset writes it from the published file).
 """
 
 from __future__ import annotations
@@ -137,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     print(headline(warehouse.published_db))
     print(f"\nPublished: {warehouse.published_db}")
     print(f"Query it:  duckdb -readonly {warehouse.published_db}")
+    print(f"Report:    {warehouse.report_path}")
     return 0
 
 

@@ -18,6 +18,7 @@ from orchestration.lib.loader import connect
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BUILD_DB_NAME = "build.duckdb"
 PUBLISHED_DB_NAME = "cs_metrics.duckdb"
+REPORT_NAME = "cs_kpi_report.html"
 
 
 def default_raw_dir() -> str:
@@ -50,6 +51,11 @@ class Warehouse(dg.ConfigurableResource):
     @property
     def published_db(self) -> Path:
         return self.warehouse_path / PUBLISHED_DB_NAME
+
+    @property
+    def report_path(self) -> Path:
+        """The KPI report (asset ``kpi_report``), written from the published database."""
+        return self.warehouse_path / REPORT_NAME
 
     def connect(self, read_only: bool = False) -> duckdb.DuckDBPyConnection:
         """A connection to the build database (the only writer while a run is on)."""
