@@ -188,11 +188,3 @@ def marts(published_run):
     yield con
     con.close()
 
-
-def pytest_configure(config):
-    # Until pyproject.toml lists it (the browser helper's branch may not edit pyproject.toml).
-    config.addinivalue_line(
-        "markers",
-        "browser: Dagster UI and KPI report in headless Debian Chromium (apt-get installs it when "
-        "missing; skipped where it cannot be installed)",
-    )
