@@ -7,6 +7,11 @@
 3. Execute the ``refresh`` job (extract -> raw checks -> dbt build -> publish) on the Dagster
    instance in ``$DAGSTER_HOME``, so the run also shows in the UI (``make dev``).
 4. Print the headline figures, read from the published marts.
+
+One refresh at a time per warehouse folder: steps 1-3 hold ``<warehouse>/refresh.lock``
+(``orchestration/lib/runlock.py``). A second ``make run`` waits up to
+``CS_RUN_LOCK_WAIT_SECONDS`` (default 0) and then exits with status 75 and "another refresh is
+running (pid N, started at T); try again later", leaving everything as it was.
 """
 
 from __future__ import annotations
@@ -21,7 +26,11 @@ import duckdb
 from orchestration.lib.contract import FILE_EXTENSIONS, SYSTEMS
 from orchestration.lib.dbt_project import DBT_PROJECT_DIR
 from orchestration.lib.raw_parquet import is_spark_target
+from orchestration.lib.runlock import RefreshRunning, refresh_lock
 from orchestration.lib.warehouse import Warehouse
+
+# Exit status when another refresh holds the lock (EX_TEMPFAIL: try again later).
+EXIT_REFRESH_RUNNING = 75
 
 
 def has_exports(raw_dir: Path) -> bool:
@@ -122,10 +131,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     warehouse = Warehouse()
-    if not has_exports(warehouse.raw_path):
-        generate_sample(warehouse.raw_path, args.accounts, args.seed)
-    dbt_parse()
-    if not run_refresh():
+    try:
+        with refresh_lock(warehouse.warehouse_path, log=lambda m: print(m, file=sys.stderr)):
+            if not has_exports(warehouse.raw_path):
+                generate_sample(warehouse.raw_path, args.accounts, args.seed)
+            dbt_parse()
+            succeeded = run_refresh()
+    except RefreshRunning as exc:
+        print(f"{exc} (lock file {exc.lock_path}); the published file was left as it was: "
+              f"{warehouse.published_db}", file=sys.stderr)
+        return EXIT_REFRESH_RUNNING
+    if not succeeded:
         print(f"\nThe refresh failed; the published file was left as it was: "
               f"{warehouse.published_db}", file=sys.stderr)
         return 1
