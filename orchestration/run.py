@@ -17,6 +17,7 @@ running (pid N, started at T); try again later", leaving everything as it was.
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -65,9 +66,11 @@ def run_refresh() -> bool:
 
     from orchestration.definitions import defs
 
-    try:
+    # The instance of $DAGSTER_HOME (make run sets it), so the run shows in `make dev`; without
+    # DAGSTER_HOME (python -m orchestration.run on its own), a throwaway one.
+    if os.environ.get("DAGSTER_HOME"):
         instance = dg.DagsterInstance.get()
-    except dg.DagsterInvariantViolationError:
+    else:
         instance = dg.DagsterInstance.ephemeral()
     result = defs.resolve_job_def("refresh").execute_in_process(
         instance=instance,
