@@ -25,6 +25,7 @@ from orchestration.lib.runlock import (
     read_holder,
     record_child,
     refresh_lock,
+    wait_seconds_for_run,
 )
 from tests.conftest import REPO, pipeline_env
 
@@ -120,6 +121,18 @@ def test_the_wait_is_bounded_by_cs_run_lock_wait_seconds(tmp_path, monkeypatch):
     assert "; waited 1" in str(refused.value) and MESSAGE.fullmatch(str(refused.value))
 
 
+def test_runs_the_sensor_or_the_schedule_started_wait_longer(monkeypatch):
+    monkeypatch.delenv("CS_RUN_LOCK_WAIT_SECONDS", raising=False)
+    monkeypatch.delenv("CS_AUTOMATIC_RUN_LOCK_WAIT_SECONDS", raising=False)
+    assert wait_seconds_for_run({}) == 0
+    assert wait_seconds_for_run({"dagster/sensor_name": "refresh_on_new_exports"}) == 3600
+    assert wait_seconds_for_run({"dagster/schedule_name": "refresh_every_morning"}) == 3600
+    monkeypatch.setenv("CS_RUN_LOCK_WAIT_SECONDS", "20")
+    monkeypatch.setenv("CS_AUTOMATIC_RUN_LOCK_WAIT_SECONDS", "600")
+    assert wait_seconds_for_run({"cs/refresh": "warehouse"}) == 20
+    assert wait_seconds_for_run({"dagster/sensor_name": "refresh_on_new_exports"}) == 600
+
+
 def test_the_lock_of_a_killed_refresh_is_taken_over_and_its_orphaned_dbt_stopped(tmp_path):
     holder, child_pid = hold(tmp_path, 600, child=True)
     recorded = read_holder(tmp_path / "refresh.lock")
@@ -196,25 +209,35 @@ def test_make_run_refuses_while_a_refresh_runs_and_touches_nothing(tmp_path):
     assert sorted(p.name for p in warehouse.iterdir()) == ["refresh.lock"]
 
 
-def test_a_dagster_run_of_the_refresh_job_refuses_before_its_first_step(tmp_path):
+def test_a_dagster_run_of_the_refresh_job_refuses_before_its_first_step(tmp_path, monkeypatch):
     import dagster as dg
 
     from orchestration.definitions import defs
 
+    monkeypatch.delenv("CS_RUN_LOCK_WAIT_SECONDS", raising=False)
+    monkeypatch.setenv("CS_AUTOMATIC_RUN_LOCK_WAIT_SECONDS", "1.5")
     raw, warehouse = tmp_path / "raw", tmp_path / "warehouse"
     raw.mkdir()
     holder, _ = hold(warehouse, 120)
+    results, seconds = {}, {}
     try:
         with pipeline_env(raw, warehouse):
-            result = defs.resolve_job_def("refresh").execute_in_process(
-                instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+            for who, tags in (("ui", {}), ("sensor", {"dagster/sensor_name": "refresh_on_new_exports"})):
+                started = time.monotonic()
+                results[who] = defs.resolve_job_def("refresh").execute_in_process(
+                    instance=dg.DagsterInstance.ephemeral(), raise_on_error=False, tags=tags)
+                seconds[who] = time.monotonic() - started
     finally:
         holder.kill()
         holder.wait()
-    assert not result.success
-    assert [e for e in result.all_events if e.event_type_value == "STEP_START"] == []
-    failure = next(e for e in result.all_events if e.event_type_value == "PIPELINE_FAILURE")
-    assert f"another refresh is running (pid {holder.pid}, started at " in str(failure.event_specific_data)
+    for who, result in results.items():
+        assert not result.success
+        assert [e for e in result.all_events if e.event_type_value == "STEP_START"] == []
+        failure = str(next(e for e in result.all_events if e.event_type_value == "PIPELINE_FAILURE")
+                      .event_specific_data)
+        assert f"another refresh is running (pid {holder.pid}, started at " in failure, failure
+        assert bool(re.search(r"; waited [12](\.\d+)? s\)", failure)) == (who == "sensor")
+    assert seconds["sensor"] >= 1.5
     assert not (warehouse / "build.duckdb").exists()
 
 

@@ -20,7 +20,9 @@ from tests.conftest import BIN, REPO
 
 EMAIL = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
 # Column names that would hold a person's contact details.
-PERSONAL_COLUMN = re.compile(r"(^|_)(e_?mail|phone|mobile|full_name|first_name|last_name|contact_name)($|_)")
+# (A count such as email_touches is not one: the name must end with the personal attribute.)
+PERSONAL_COLUMN = re.compile(
+    r"(^|_)(e_?mail(_address)?|phone(_number)?|mobile|full_name|first_name|last_name|contact_name)$")
 # Name columns allowed in the marts: companies, plans, features, and the company's own staff (the
 # CSM who owns an account: work routing, DECISIONS.md, Personal data in the marts).
 ALLOWED_NAME_COLUMNS = {"account_name", "plan_name", "feature_name", "owner_csm_name", "csm_name"}

@@ -13,7 +13,9 @@ waited in vain). So the whole run holds an ``fcntl.flock`` on ``refresh.lock``:
   is taken once.
 
 A second refresh waits up to ``CS_RUN_LOCK_WAIT_SECONDS`` (default 0) and then refuses with
-"another refresh is running (pid N, started at T); try again later". The lock file names the
+"another refresh is running (pid N, started at T); try again later". A run the sensor or the
+schedule started waits longer (``CS_AUTOMATIC_RUN_LOCK_WAIT_SECONDS``, default 3600): nobody
+would start it again. The lock file names the
 holder (pid, start time, host) and the dbt process it started.
 
 A holder that dies (``kill -9``, out of memory, a reboot) loses its lock with its last file
@@ -32,7 +34,7 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -42,6 +44,8 @@ LOCK_FILE_NAME = "refresh.lock"
 # The refresh job's run tag; dagster.yaml lets one run with it be in progress (the others queue).
 REFRESH_RUN_TAG = "cs/refresh"
 WAIT_ENV = "CS_RUN_LOCK_WAIT_SECONDS"
+AUTOMATIC_WAIT_ENV = "CS_AUTOMATIC_RUN_LOCK_WAIT_SECONDS"
+AUTOMATIC_RUN_TAGS = ("dagster/sensor_name", "dagster/schedule_name")
 POLL_SECONDS = 0.25
 ORPHAN_KILL_TIMEOUT_SECONDS = 30.0
 
@@ -84,6 +88,16 @@ def lock_path_for(warehouse_dir: Path | str) -> Path:
 
 def default_wait_seconds() -> float:
     return float(os.environ.get(WAIT_ENV, "0") or 0)
+
+
+def wait_seconds_for_run(tags: Mapping[str, str]) -> float:
+    """How long a Dagster run with these tags waits for the lock. A run the sensor or the
+    schedule started waits up to ``CS_AUTOMATIC_RUN_LOCK_WAIT_SECONDS`` (default 3600): nobody
+    would start it again (the sensor does not request the same files twice). Others (``make
+    run``, the UI) wait ``CS_RUN_LOCK_WAIT_SECONDS`` (default 0: refuse at once)."""
+    if any(key in tags for key in AUTOMATIC_RUN_TAGS):
+        return float(os.environ.get(AUTOMATIC_WAIT_ENV, "3600") or 0)
+    return default_wait_seconds()
 
 
 def read_holder(lock_path: Path) -> dict:

@@ -17,7 +17,7 @@ import dagster as dg
 import duckdb
 
 from orchestration.lib.loader import connect
-from orchestration.lib.runlock import record_child, refresh_lock
+from orchestration.lib.runlock import record_child, refresh_lock, wait_seconds_for_run
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BUILD_DB_NAME = "build.duckdb"
@@ -68,6 +68,7 @@ class RefreshLock(dg.ConfigurableResource):
     write the build database; see ``orchestration.lib.runlock``."""
 
     warehouse: Warehouse
+    # None: by who started the run (runlock.wait_seconds_for_run)
     wait_seconds: float | None = None
 
     @contextmanager
@@ -76,7 +77,10 @@ class RefreshLock(dg.ConfigurableResource):
             if context.log is not None:
                 context.log.warning(message)
 
-        with refresh_lock(self.warehouse.warehouse_path, self.wait_seconds, log=log):
+        wait = self.wait_seconds
+        if wait is None:
+            wait = wait_seconds_for_run(context.run.tags if context.run is not None else {})
+        with refresh_lock(self.warehouse.warehouse_path, wait, log=log):
             yield self
 
     def record_child(self, pid: int, what: str) -> None:
