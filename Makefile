@@ -10,6 +10,10 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 ACCOUNTS ?= 200
 SEED ?= 7
+# make dev listens on this address only: the UI can start runs, so it stays on this machine
+# unless you say otherwise (DEV_HOST=0.0.0.0 make dev, behind your own access control).
+DEV_HOST ?= 127.0.0.1
+DEV_PORT ?= 3000
 
 .PHONY: install install-spark run dev test test-slow test-spark lint docs clean
 
@@ -34,17 +38,20 @@ install: $(VENV)/.synced
 
 install-spark: $(VENV)/.synced-spark
 
-$(DAGSTER_HOME):
+# The instance settings (dagster.yaml: one refresh run in progress at a time), refreshed when the
+# repository's copy changes.
+$(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 	mkdir -p $(DAGSTER_HOME)
+	cp dagster.yaml $@
 
 ## make run: generate the sample company if data/raw is empty, refresh, print the headline.
-run: install | $(DAGSTER_HOME)
+run: install $(DAGSTER_HOME)/dagster.yaml
 	$(VENV)/bin/python -m orchestration.run --accounts $(ACCOUNTS) --seed $(SEED)
 
-## make dev: the Dagster UI on http://localhost:3000
-dev: install | $(DAGSTER_HOME)
+## make dev: the Dagster UI on http://127.0.0.1:3000 (DEV_HOST, DEV_PORT)
+dev: install $(DAGSTER_HOME)/dagster.yaml
 	$(VENV)/bin/dbt parse --project-dir dbt_project --profiles-dir dbt_project --quiet
-	$(VENV)/bin/dagster dev -m orchestration.definitions -h 127.0.0.1 -p 3000
+	$(VENV)/bin/dagster dev -m orchestration.definitions -h $(DEV_HOST) -p $(DEV_PORT)
 
 ## make test: the default suite (what CI runs), the Spark parity test included.
 test: install-spark

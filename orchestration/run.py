@@ -8,11 +8,17 @@
    the Dagster instance in ``$DAGSTER_HOME``, so the run also shows in the UI (``make dev``).
 4. Print the headline figures, read from the published marts, and the path of the KPI report
    (the ``kpi_report`` asset writes it from the published file).
+
+One refresh at a time per warehouse folder: steps 1-3 hold ``<warehouse>/refresh.lock``
+(``orchestration/lib/runlock.py``). A second ``make run`` waits up to
+``CS_RUN_LOCK_WAIT_SECONDS`` (default 0) and then exits with status 75 and "another refresh is
+running (pid N, started at T); try again later", leaving everything as it was.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -22,7 +28,11 @@ import duckdb
 from orchestration.lib.contract import FILE_EXTENSIONS, SYSTEMS
 from orchestration.lib.dbt_project import DBT_PROJECT_DIR
 from orchestration.lib.raw_parquet import is_spark_target
+from orchestration.lib.runlock import RefreshRunning, refresh_lock
 from orchestration.lib.warehouse import Warehouse
+
+# Exit status when another refresh holds the lock (EX_TEMPFAIL: try again later).
+EXIT_REFRESH_RUNNING = 75
 
 
 def has_exports(raw_dir: Path) -> bool:
@@ -59,13 +69,14 @@ def run_refresh() -> bool:
     """Run the refresh job; True when every step succeeded. ``PUBLISHED`` tells, after a
     failure, whether the publish step had already succeeded (only the report failed)."""
     import dagster as dg
-    from dagster._core.errors import DagsterHomeNotSetError
 
     from orchestration.definitions import defs
 
-    try:
+    # The instance of $DAGSTER_HOME (make run sets it), so the run shows in `make dev`; without
+    # DAGSTER_HOME (python -m orchestration.run on its own), a throwaway one.
+    if os.environ.get("DAGSTER_HOME"):
         instance = dg.DagsterInstance.get()
-    except (dg.DagsterInvariantViolationError, DagsterHomeNotSetError):
+    else:
         instance = dg.DagsterInstance.ephemeral()
     result = defs.resolve_job_def("refresh").execute_in_process(
         instance=instance,
@@ -132,10 +143,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     warehouse = Warehouse()
-    if not has_exports(warehouse.raw_path):
-        generate_sample(warehouse.raw_path, args.accounts, args.seed)
-    dbt_parse()
-    if not run_refresh():
+    try:
+        with refresh_lock(warehouse.warehouse_path, log=lambda m: print(m, file=sys.stderr)):
+            if not has_exports(warehouse.raw_path):
+                generate_sample(warehouse.raw_path, args.accounts, args.seed)
+            dbt_parse()
+            succeeded = run_refresh()
+    except RefreshRunning as exc:
+        print(f"{exc} (lock file {exc.lock_path}); the published file was left as it was: "
+              f"{warehouse.published_db}", file=sys.stderr)
+        return EXIT_REFRESH_RUNNING
+    if not succeeded:
         if PUBLISHED[0]:
             print(f"\nThe marts were published ({warehouse.published_db}), but a step after "
                   "publish failed (see above): the KPI report may be out of date.", file=sys.stderr)

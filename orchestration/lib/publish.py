@@ -4,7 +4,9 @@ Analysts open ``cs_metrics.duckdb`` read-only. The pipeline never opens that fil
 builds into ``build.duckdb``, audits it, copies it to a temporary file in the same folder, audits
 the copy, and ``os.replace``s it over the published file. A reader that has the old file open
 keeps reading the old (complete) version; the next ``connect`` sees the new one. A run that fails
-anywhere before the replace leaves the published file exactly as it was.
+anywhere before the replace leaves the published file exactly as it was; so does a run killed
+anywhere (the replace is atomic), and the temporary copy a run killed while publishing leaves
+behind is removed by the next publish.
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+
+from orchestration.lib.killpoints import pause_at
+from orchestration.lib.runlock import holds_lock, is_running
 
 # Schemas analysts query; every table in them must be non-empty to publish.
 PUBLISHED_SCHEMAS = ("marts",)
@@ -81,19 +86,42 @@ def audit(db_path: Path) -> dict[str, int]:
         con.close()
 
 
+def _temporary_path(published_db: Path, pid: int) -> Path:
+    return published_db.with_name(f".{published_db.name}.{pid}.tmp")
+
+
+def remove_stale_temporaries(published_db: Path) -> list[Path]:
+    """Delete the temporary copies a killed publish left beside the published file
+    (``.cs_metrics.duckdb.<pid>.tmp``): those of dead processes, or all but this process's own
+    when this process holds the refresh lock (then no other publisher can be at work)."""
+    removed = []
+    locked = holds_lock(published_db.parent)
+    for path in published_db.parent.glob(f".{published_db.name}.*.tmp"):
+        pid_text = path.name[len(published_db.name) + 2:-len(".tmp")]
+        pid = int(pid_text) if pid_text.isdigit() else None
+        if pid == os.getpid():
+            continue
+        if locked or pid is None or not is_running(pid):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
 def publish(build_db: Path, published_db: Path) -> PublishResult:
     build_db, published_db = Path(build_db), Path(published_db)
+    remove_stale_temporaries(published_db)
     wal = build_db.with_name(build_db.name + ".wal")
     if wal.exists():  # fold any write-ahead log into the file before copying it
         con = duckdb.connect(str(build_db))
         con.execute("checkpoint")
         con.close()
     counts = audit(build_db)
-    tmp = published_db.with_name(f".{published_db.name}.{os.getpid()}.tmp")
+    tmp = _temporary_path(published_db, os.getpid())
     try:
         shutil.copyfile(build_db, tmp)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
+        pause_at("publish", published_db.parent)  # a test hook, inert in production
         copied = audit(tmp)
         if copied != counts:
             raise AuditError(f"{tmp}: copy differs from {build_db}")

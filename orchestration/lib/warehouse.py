@@ -2,18 +2,22 @@
 
 Paths default to the repository layout (``data/raw``, ``data/warehouse``) and can be moved with
 environment variables (``CS_RAW_DIR``, ``CS_WAREHOUSE_DIR``) or resource config, which is how the
-tests run the whole pipeline in a temporary directory.
+tests run the whole pipeline in a temporary directory. ``RefreshLock`` is the run's hold on the
+warehouse folder (one refresh at a time, ``orchestration/lib/runlock.py``).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
 import duckdb
 
 from orchestration.lib.loader import connect
+from orchestration.lib.runlock import record_child, refresh_lock, wait_seconds_for_run
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BUILD_DB_NAME = "build.duckdb"
@@ -62,3 +66,28 @@ class Warehouse(dg.ConfigurableResource):
         if read_only:
             return duckdb.connect(str(self.build_db), read_only=True)
         return connect(self.build_db, self.memory_limit)
+
+
+class RefreshLock(dg.ConfigurableResource):
+    """The refresh lock of the run's warehouse folder, held from the moment Dagster sets the
+    run's resources up (before the first step) until the run ends. Required by the steps that
+    write the build database; see ``orchestration.lib.runlock``."""
+
+    warehouse: Warehouse
+    # None: by who started the run (runlock.wait_seconds_for_run)
+    wait_seconds: float | None = None
+
+    @contextmanager
+    def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator[RefreshLock]:
+        def log(message: str) -> None:
+            if context.log is not None:
+                context.log.warning(message)
+
+        wait = self.wait_seconds
+        if wait is None:
+            wait = wait_seconds_for_run(context.run.tags if context.run is not None else {})
+        with refresh_lock(self.warehouse.warehouse_path, wait, log=log):
+            yield self
+
+    def record_child(self, pid: int, what: str) -> None:
+        record_child(self.warehouse.warehouse_path, pid, what)

@@ -20,9 +20,10 @@ from dagster_dbt import (
 
 from orchestration.lib.dbt_project import dbt_executable, dbt_project
 from orchestration.lib.headline import headline_config, headline_figures, row_count
+from orchestration.lib.killpoints import pause_at
 from orchestration.lib.raw_parquet import is_spark_target, spark_dbt_env
 from orchestration.lib.retry import retry_transient
-from orchestration.lib.warehouse import Warehouse
+from orchestration.lib.warehouse import RefreshLock, Warehouse
 
 
 class CsDbtTranslator(DagsterDbtTranslator):
@@ -70,7 +71,10 @@ def _warehouse_env(warehouse: Warehouse) -> Iterator[None]:
     ),
 )
 def cs_dbt_assets(
-    context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Warehouse
+    context: dg.AssetExecutionContext,
+    dbt: DbtCliResource,
+    warehouse: Warehouse,
+    refresh_lock: RefreshLock,
 ) -> Iterator[Any]:
     """``dbt build``: models, seeds and their tests, in dependency order."""
     (warehouse.warehouse_path / "tmp").mkdir(parents=True, exist_ok=True)
@@ -81,6 +85,8 @@ def cs_dbt_assets(
             warehouse.connect().close()
     with _warehouse_env(warehouse):
         invocation = dbt.cli(["build"], context=context, target_path=_run_target_path(context))
+        # Should this process die, the next refresh stops a dbt left running (runlock).
+        refresh_lock.record_child(invocation.process.pid, "dbt build")
         # A metrics mart's output waits until dbt has let go of the build file, so its headline
         # figures can be read; so does everything after it in the DAG (Dagster takes outputs in
         # dependency order) and the check results of what waits.
@@ -93,6 +99,8 @@ def cs_dbt_assets(
                     held.append(event)
                 else:
                     yield event
+                if isinstance(event, dg.Output):
+                    pause_at("dbt", warehouse.warehouse_path)  # a test hook, inert in production
         except Exception:
             yield from held
             raise

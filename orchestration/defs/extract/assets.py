@@ -12,6 +12,7 @@ from pathlib import Path
 import dagster as dg
 
 from orchestration.lib.contract import TABLES, TableSpec
+from orchestration.lib.killpoints import pause_at
 from orchestration.lib.loader import ExportError, LoadResult, load_table, quote
 from orchestration.lib.raw_parquet import export_for_spark
 from orchestration.lib.retry import retry_transient
@@ -106,6 +107,7 @@ def _build_extract_asset(spec: TableSpec) -> dg.AssetsDefinition:
             except ExportError as exc:
                 # The file breaks the contract: the same every time, so never retried.
                 raise dg.Failure(description=str(exc), allow_retries=False) from exc
+            pause_at("extract", warehouse.warehouse_path)  # a test hook, inert in production
             # On the Spark target, the checked table also goes to Parquet for Spark to read.
             exported = export_for_spark(con, spec, warehouse.warehouse_path)
             preview = con.execute(

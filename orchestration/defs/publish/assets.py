@@ -8,7 +8,7 @@ import dagster as dg
 from orchestration.lib.publish import AuditError, publish
 from orchestration.lib.raw_parquet import is_spark_target
 from orchestration.lib.retry import retry_transient
-from orchestration.lib.warehouse import Warehouse
+from orchestration.lib.warehouse import RefreshLock, Warehouse
 
 PUBLISH_KEY = dg.AssetKey(["published", "cs_metrics"])
 
@@ -27,8 +27,11 @@ def build_publish_asset(upstream: Iterable[dg.AssetKey]) -> dg.AssetsDefinition:
         ),
     )
     def published_warehouse(
-        context: dg.AssetExecutionContext, warehouse: Warehouse
+        context: dg.AssetExecutionContext, warehouse: Warehouse, refresh_lock: RefreshLock
     ) -> dg.MaterializeResult:
+        # refresh_lock: held by this run since its start (one refresh at a time per warehouse);
+        # publishing without it could swap in a build another run is still writing.
+        del refresh_lock
         if is_spark_target():
             # The marts live in Spark's metastore; the DuckDB file analysts read is not touched.
             context.log.info("dbt target is spark: marts are Spark tables; cs_metrics.duckdb unchanged")

@@ -220,6 +220,7 @@ champions_left as (
 
     select
         contacts.account_id,
+        contacts.contact_id,
         contacts.full_name,
         contacts.role,
         contacts.left_date,
@@ -249,7 +250,7 @@ hit_champion_left as (
         cast(champions_left.window_days as decimal(18, 4)) as threshold_value,
         {{ cs_metrics.plain_text('champions_left.champions_left') }}
             || ' sponsor or champion contact(s) left; latest '
-            || coalesce(champions_left.full_name, 'unnamed') || ' (' || champions_left.role
+            || {{ cs_metrics.contact_label('champions_left') }} || ' (' || champions_left.role
             || ') on ' || {{ cs_metrics.plain_text('champions_left.left_date') }} as evidence_text
     from champions_left
     cross join as_of

@@ -1,0 +1,222 @@
+"""Security basics: the UI stays on this machine, analysts open the published file read-only,
+personal data of customer contacts stays out of the published marts, no credentials in the
+repository. (No credentials in a run's logs: tests/test_killed_runs.py, which runs the pipeline
+with canary secrets in its environment.)"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import duckdb
+import pytest
+
+from orchestration.lib.arrivals import published_baseline
+from orchestration.run import headline
+from tests.conftest import BIN, REPO
+
+EMAIL = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
+# Column names that would hold a person's contact details.
+# (A count such as email_touches is not one: the name must end with the personal attribute.)
+PERSONAL_COLUMN = re.compile(
+    r"(^|_)(e_?mail(_address)?|phone(_number)?|mobile|full_name|first_name|last_name|contact_name)$")
+# Name columns allowed in the marts: companies, plans, features, and the company's own staff (the
+# CSM who owns an account: work routing, DECISIONS.md, Personal data in the marts).
+ALLOWED_NAME_COLUMNS = {"account_name", "plan_name", "feature_name", "owner_csm_name", "csm_name"}
+
+
+def _tracked_text_files():
+    files = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, capture_output=True, check=True).stdout
+    for name in files.decode().split("\0"):
+        path = REPO / name
+        if not name or not path.is_file() or path.stat().st_size > 5_000_000:
+            continue
+        try:
+            yield name, path.read_text()
+        except UnicodeDecodeError:
+            continue
+
+
+# --- the Dagster UI ----------------------------------------------------------------------------
+
+def test_the_dagster_ui_listens_on_localhost_unless_told_otherwise():
+    makefile = (REPO / "Makefile").read_text()
+    assert re.search(r"^DEV_HOST \?= 127\.0\.0\.1$", makefile, re.M)
+    recipe = re.search(r"^dev:.*\n((?:\t.*\n)+)", makefile, re.M).group(1)
+    command = next(line for line in recipe.splitlines() if "dagster dev" in line)
+    assert re.search(r"\s-h \$\(DEV_HOST\)(\s|$)", command), command
+    # No other place starts the UI or a webserver on every interface.
+    for name, text in _tracked_text_files():
+        for line in text.splitlines():
+            if re.search(r"dagster(-webserver| dev)\b", line) and not line.lstrip().startswith("#"):
+                assert "0.0.0.0" not in line, f"{name}: {line}"
+    readme = (REPO / "README.md").read_text()
+    assert "make dev    # the Dagster UI on http://127.0.0.1:3000" in readme
+
+
+# --- read-only access to the published file ------------------------------------------------------
+
+HOLD_READ_ONLY = textwrap.dedent(
+    """
+    import sys, duckdb
+    con = duckdb.connect(sys.argv[1], read_only=True)
+    print("held", flush=True)
+    sys.stdin.readline()
+    """
+)
+
+
+def _readme_python_snippet() -> str:
+    readme = (REPO / "README.md").read_text()
+    block = re.search(r"```python\n(import duckdb\n.*?)```", readme, re.S).group(1)
+    assert 'duckdb.connect("data/warehouse/cs_metrics.duckdb", read_only=True)' in block
+    return block
+
+
+def _readme_first_sql_query() -> str:
+    readme = (REPO / "README.md").read_text()
+    sql = re.search(r"```sql\n(.*?)```", readme, re.S).group(1)
+    return sql.split(";")[0] + ";"
+
+
+def test_the_documented_query_paths_open_the_published_file_read_only(published_run, tmp_path):
+    """Another process keeps the file open read-only: a read-write open is then impossible, so
+    every documented path that still works opens it read-only."""
+    published = tmp_path / "cs_metrics.duckdb"
+    shutil.copy(published_run.published_db, published)
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_READ_ONLY, str(published)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(duckdb.IOException, match="lock"):
+            duckdb.connect(str(published))  # the control: writing is locked out
+
+        # README, "Query the marts": the DuckDB CLI with -readonly, and the Python snippet.
+        cli = subprocess.run([str(BIN / "duckdb"), "-readonly", str(published), "-csv", "-c",
+                              _readme_first_sql_query()], capture_output=True, text=True, timeout=120)
+        assert cli.returncode == 0, cli.stderr
+        assert cli.stdout.splitlines()[0] == "period_start,starting_arr,ending_arr,grr,nrr,logo_churn"
+        namespace: dict = {}
+        exec(_readme_python_snippet().replace("data/warehouse/cs_metrics.duckdb", str(published)), namespace)
+        assert len(namespace["df"]) > 0
+        # The pipeline's own readers of the published file: make run's headline, the sensor.
+        assert headline(published).startswith("Headline retention")
+        assert published_baseline(published, published_run.raw_dir)
+    finally:
+        holder.communicate("done\n", timeout=30)
+    readme = (REPO / "README.md").read_text()
+    assert ".venv/bin/duckdb -readonly data/warehouse/cs_metrics.duckdb" in readme
+    assert 'print(f"Query it:  duckdb -readonly {warehouse.published_db}")' in (
+        REPO / "orchestration" / "run.py").read_text()
+
+
+# --- personal data ---------------------------------------------------------------------------------
+
+def _varchar_columns(con, schema: str) -> list[tuple[str, str]]:
+    return con.execute(
+        "select c.table_name, c.column_name from information_schema.columns c "
+        "join information_schema.tables t using (table_catalog, table_schema, table_name) "
+        "where c.table_schema = ? and c.data_type = 'VARCHAR' and t.table_type = 'BASE TABLE' "
+        "order by 1, 2", [schema]).fetchall()
+
+
+def test_no_personal_data_of_contacts_in_the_published_marts(marts):
+    mart_columns = marts.execute(
+        "select table_name, column_name from information_schema.columns where table_schema = 'marts'"
+    ).fetchall()
+    assert [c for c in mart_columns if PERSONAL_COLUMN.search(c[1])] == []
+    assert {c for _, c in mart_columns if c.endswith("_name")} == ALLOWED_NAME_COLUMNS
+
+    contacts = marts.execute(
+        "select count(*), count(full_name), count(email) from raw.crm_contacts").fetchone()
+    assert contacts[1] > 0 and contacts[2] > 0, "the sample has names and emails to leak"
+    leaks = []
+    for table, column in _varchar_columns(marts, "marts"):
+        found = marts.execute(
+            f"""
+            select count(*) filter (where regexp_matches(m.{column}, '{EMAIL}')),
+                   (select count(*) from marts.{table} m2
+                    join (select distinct full_name from raw.crm_contacts where full_name is not null) c
+                      on contains(m2.{column}, c.full_name)),
+                   (select count(*) from marts.{table} m3
+                    join (select distinct email from raw.crm_contacts where email is not null) e
+                      on contains(lower(m3.{column}), lower(e.email)))
+            from marts.{table} m
+            """).fetchone()
+        if any(found):
+            leaks.append((table, column, found))
+    assert leaks == []
+
+
+def test_a_champion_who_left_is_named_by_crm_id_in_the_alerts(marts):
+    """The one place a contact reaches the marts: champion_left evidence. By default it names the
+    contact by id; the id and the role are those of the CRM contact who left."""
+    evidence = marts.execute(
+        "select account_id, evidence_text from marts.fct_alerts where rule_id = 'champion_left'"
+    ).fetchall()
+    assert evidence, "the small company has a champion who left"
+    for account_id, text in evidence:
+        match = re.fullmatch(r"\d+ sponsor or champion contact\(s\) left; latest contact (\S+) "
+                             r"\((sponsor|champion)\) on (\d{4}-\d{2}-\d{2})", text)
+        assert match, text
+        contact = marts.execute(
+            "select account_id, role, cast(left_date as varchar) from raw.crm_contacts "
+            "where contact_id = ?", [match.group(1)]).fetchone()
+        assert contact == (account_id, match.group(2), match.group(3))
+
+
+def test_personal_columns_outside_the_marts_are_only_the_loaded_exports(marts):
+    """The published file also carries the raw layer (quarantine, load audit; README) and the
+    staging views over it, with the export columns as delivered. Personal columns there are
+    exactly these (DECISIONS.md, Personal data in the marts); intermediate models hold none."""
+    found = marts.execute(
+        "select table_schema, table_name, column_name from information_schema.columns "
+        "where table_schema <> 'marts' order by all").fetchall()
+    personal = {f"{s}.{t}.{c}" for s, t, c in found if PERSONAL_COLUMN.search(c)}
+    assert personal == {
+        "raw.crm_contacts.full_name", "raw.crm_contacts.email", "raw.crm_csm_roster.email",
+        "raw.product_users.email",
+        "staging.stg_crm__contacts.full_name", "staging.stg_crm__contacts.email",
+        "staging.stg_crm__csm_roster.email", "staging.stg_product__users.email",
+    }
+
+
+# --- credentials ----------------------------------------------------------------------------------
+
+# Built from pieces so that this file does not match itself.
+SECRET_PATTERNS = {
+    "AWS access key id": "AKIA" + r"[0-9A-Z]{16}",
+    "private key": "-----BEGIN " + r"[A-Z ]*PRIVATE KEY-----",
+    "GitHub token": "gh" + r"[pousr]_[A-Za-z0-9]{30,}",
+    "Slack token": "xox" + r"[abprs]-[A-Za-z0-9-]{10,}",
+    "Databricks token": "dapi" + r"[0-9a-f]{32}",
+    "credentials in a URL": r"[a-z+]+://[^/\s:@'\"]+:[^/\s@'\"{}]+@",
+    "assigned secret": r"(?i)\b(password|passwd|secret|token|api_?key|access_?key)\b\s*[:=]\s*"
+                       r"['\"]?(?!\{\{|env_var|os\.environ)[A-Za-z0-9/+_\-]{8,}",
+}
+
+
+def find_secrets(text: str) -> list[tuple[str, str]]:
+    return [(kind, m.group(0)) for kind, pattern in SECRET_PATTERNS.items()
+            for m in re.finditer(pattern, text)]
+
+
+def test_the_secret_patterns_catch_what_they_should():
+    planted = ("aws_key = AKIA" + "ABCDEFGHIJKLMNOP\n" + "token: " + "s3cr3tvalue1234\n"
+               + "url = postgres://" + "admin:hunter22@db.example.com/x\n")
+    assert {kind for kind, _ in find_secrets(planted)} == {
+        "AWS access key id", "assigned secret", "credentials in a URL"}
+    assert find_secrets("token: \"{{ env_var('DBT_SPARK_TOKEN', '') }}\"") == []
+
+
+def test_no_credentials_in_the_repository():
+    hits = [(name, kind, value) for name, text in _tracked_text_files()
+            for kind, value in find_secrets(text)]
+    assert hits == []
+    profiles = (REPO / "dbt_project" / "profiles.yml").read_text()
+    for key in ("token", "host", "user", "cluster", "organization"):
+        line = next(line for line in profiles.splitlines() if line.strip().startswith(f"{key}:"))
+        assert "env_var(" in line, line
