@@ -8,7 +8,6 @@ import os
 import subprocess
 import sys
 import textwrap
-import time
 
 import dagster as dg
 import duckdb
@@ -90,38 +89,49 @@ def _events(result, event_type: str):
 
 HOLD_LOCK = textwrap.dedent(
     """
-    import sys, time, duckdb
+    import os, sys, time, duckdb
     con = duckdb.connect(sys.argv[1])
     print("locked", flush=True)
-    time.sleep(float(sys.argv[2]))
+    deadline = time.monotonic() + 120
+    while not os.path.exists(sys.argv[2]) and time.monotonic() < deadline:
+        time.sleep(0.05)
     con.close()
+    print("released", flush=True)
     """
 )
 
 
 def test_a_locked_build_file_is_retried_with_backoff_and_then_loads(small_company, tmp_path, monkeypatch):
-    monkeypatch.setenv("CS_RETRY_BASE_SECONDS", "1")
+    import orchestration.lib.retry as retry
+
     raw = copy_company(small_company, tmp_path / "raw")
     warehouse_dir = tmp_path / "warehouse"
     warehouse_dir.mkdir()
-    # Another process (an analyst's notebook, a stuck run) holds the build file for ~2.5 s.
+    release = tmp_path / "release"
+    waits = []
+
+    def backoff(attempt: int) -> float:
+        # The step hit the lock and asks how long to wait: let the other process go now.
+        waits.append(attempt)
+        release.touch()
+        return 2.0
+
+    monkeypatch.setattr(retry, "backoff_seconds", backoff)
+    # Another process (an analyst's notebook, a stuck run) holds the build file for writing.
     holder = subprocess.Popen(
-        [sys.executable, "-c", HOLD_LOCK, str(warehouse_dir / "build.duckdb"), "2.5"],
+        [sys.executable, "-c", HOLD_LOCK, str(warehouse_dir / "build.duckdb"), str(release)],
         stdout=subprocess.PIPE, text=True,
     )
     try:
         assert holder.stdout.readline().strip() == "locked"
-        started = time.monotonic()
         with dg.instance_for_test() as instance:
             result = _materialize_plans(raw, warehouse_dir, instance)
-        elapsed = time.monotonic() - started
     finally:
-        holder.wait(timeout=30)
+        release.touch()
+        holder.wait(timeout=60)
     assert result.success
-    retries = _events(result, "STEP_UP_FOR_RETRY")
-    # waits of 1 s, then 2 s (then 4 s): the lock lasted 2.5 s, so one or two retries.
-    assert 1 <= len(retries) <= 2
-    assert elapsed >= 1.0
+    assert waits == [0]  # failed once on the lock, then loaded on the first retry
+    assert len(_events(result, "STEP_UP_FOR_RETRY")) == 1
     rows = duckdb.connect(str(warehouse_dir / "build.duckdb"), read_only=True).execute(
         "select count(*) from raw.billing_plans").fetchone()[0]
     expected = sum(1 for _ in open(raw / "billing" / "plans.csv", encoding="utf-8")) - 1
