@@ -127,7 +127,9 @@ class LoadResult:
     missing_optional_columns: tuple[str, ...]
     quarantine_by_rule: dict[str, int]
     extra_columns: tuple[str, ...] = ()
-    warnings: tuple[str, ...] = ()  # what a person should look at although the load succeeded
+    # What a person should look at although the load succeeded, each "<rule>: <message>" (rules:
+    # extra_columns, missing_optional_columns, repeated_columns, no_rows, stray_file).
+    warnings: tuple[str, ...] = ()
 
     def as_metadata(self) -> dict:
         return {
@@ -151,7 +153,7 @@ class StrayFile:
 
     @property
     def warning(self) -> str:
-        return f"{shown(self.path)}: {self.reason}"
+        return f"stray_file: {shown(self.path)}: {self.reason}"
 
 
 def quote(identifier: str) -> str:
@@ -208,8 +210,8 @@ def find_export(spec: TableSpec, raw_dir: Path) -> Path | None:
     ]
     if len(found) > 1:
         raise ExportError(
-            f"{spec.system}/{spec.entity}: several exports found ({', '.join(p.name for p in found)}); "
-            "keep exactly one",
+            f"{spec.system}/{spec.entity}: several exports found ({', '.join(str(p) for p in found)});"
+            " keep exactly one",
             rule="several_exports",
         )
     if found and not _inside(found[0], raw_dir):
@@ -253,7 +255,6 @@ def stray_files(raw_dir: Path) -> list[StrayFile]:
     hashes: dict[str, str] = {}
     out = []
     for rel, path in strays:
-        parts = rel.split("/")
         reason = "not an export of the contract (<system>/<entity>.csv|parquet|json): not read"
         if not _inside(path, raw_dir):
             reason += "; it is a link to a file outside the raw folder"
@@ -264,13 +265,20 @@ def stray_files(raw_dir: Path) -> list[StrayFile]:
             ]
             if same:
                 reason += f"; same content as {same[0]} (the same export dropped twice?)"
-        owner = TABLES[0]
-        if len(parts) == 2 and parts[0] in SYSTEMS:
-            in_system = [t for t in TABLES if t.system == parts[0]]
-            prefixed = [t for t in in_system if parts[1].lower().startswith(t.entity)]
-            owner = max(prefixed, key=lambda t: len(t.entity)) if prefixed else in_system[0]
-        out.append(StrayFile(rel, owner.name, reason))
+        out.append(StrayFile(rel, owner_table(rel), reason))
     return out
+
+
+def owner_table(rel: str) -> str:
+    """The table a file at ``rel`` (relative to the raw folder) belongs to, or is reported by: the
+    table of its system folder whose entity its name starts with (the longest such), else the
+    folder's first table, else the contract's first table."""
+    parts = rel.split("/")
+    if len(parts) == 2 and parts[0] in SYSTEMS:
+        in_system = [t for t in TABLES if t.system == parts[0]]
+        prefixed = [t for t in in_system if parts[1].lower().startswith(t.entity)]
+        return (max(prefixed, key=lambda t: len(t.entity)) if prefixed else in_system[0]).name
+    return TABLES[0].name
 
 
 def file_sha256(path: Path) -> str:
@@ -429,8 +437,8 @@ def _load_file(
         header, header_breaks = read_csv_header(path)
         names, repeated = _unique_names(header)
         if repeated:
-            warnings.append(f"column name(s) repeated in the header, later copies ignored: "
-                            f"{listing(dict.fromkeys(repeated))}")
+            warnings.append(f"repeated_columns: column name(s) repeated in the header, later "
+                            f"copies ignored: {listing(dict.fromkeys(repeated))}")
         reader, file_format, line_offset = _reader_sql(path, names, tag)
         source_cols = dict.fromkeys(names, "VARCHAR")
     else:
@@ -472,9 +480,11 @@ def _load_file(
     mapped = {mapping.source_column(c.name) for c in spec.columns}
     extra = tuple(s for s in source_cols if s not in mapped)
     if missing_optional:
-        warnings.append(f"optional column(s) not in the file, loaded as NULL: {listing(missing_optional)}")
+        warnings.append(f"missing_optional_columns: optional column(s) not in the file, loaded as "
+                        f"NULL: {listing(missing_optional)}")
     if extra:
-        warnings.append(f"{len(extra)} column(s) not in the contract, ignored: {listing(extra)}")
+        warnings.append(f"extra_columns: {len(extra)} column(s) not in the contract, ignored: "
+                        f"{listing(extra)}")
 
     # The file is read once, into a temp table: record number, the columns the contract reads
     # (all of them when the file is not absurdly wide, for raw_record), line breaks inside values.
@@ -604,10 +614,11 @@ def _load_file(
                 f"case when {t} is null then struct_pack(col := {literal(c.name)}, "
                 f"rule := 'missing_value', reason := {literal(f'{c.name}: required value is missing')}) end"
             )
+        not_valid = literal(f"' is not a valid {expected}")  # a format may hold any text
         checks.append(
             f"case when {t} is not null and {quote(c.name)} is null then struct_pack("
             f"col := {literal(c.name)}, rule := 'bad_type', reason := {literal(c.name + ': ')} || "
-            f"'''' || {t} || ''' is not a valid {expected}') end"
+            f"'''' || {t} || {not_valid}) end"
         )
 
     raw_record = "to_json(struct_pack(" + ", ".join(
@@ -687,8 +698,8 @@ def _load_file(
             f"{path}: rows read {rows_read} != loaded {rows_loaded} + quarantined {rows_quarantined}"
         )
     if rows_read == 0:
-        warnings.append("the export has no data rows (a header only)" if file_format == "csv"
-                        else "the export has no rows")
+        warnings.append("no_rows: the export has no data rows (a header only)"
+                        if file_format == "csv" else "no_rows: the export has no rows")
     result = LoadResult(
         table_name=spec.name,
         source_file=str(path),

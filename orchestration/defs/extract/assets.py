@@ -105,7 +105,9 @@ def _build_extract_asset(spec: TableSpec) -> dg.AssetsDefinition:
                 result = load_table(con, spec, warehouse.raw_path)
             except ExportError as exc:
                 # The file breaks the contract: the same every time, so never retried.
-                raise dg.Failure(description=str(exc), allow_retries=False) from exc
+                raise dg.Failure(
+                    description=str(exc), metadata={"rule": exc.rule}, allow_retries=False
+                ) from exc
             # On the Spark target, the checked table also goes to Parquet for Spark to read.
             exported = export_for_spark(con, spec, warehouse.warehouse_path)
             preview = con.execute(
