@@ -186,3 +186,85 @@ def test_loaded_columns_have_the_declared_types(tmp_path, con):
     types = dict(con.execute("select column_name, data_type from information_schema.columns "
                              "where table_name = 'support_tickets'").fetchall())
     assert types == {c.name: c.duckdb_type for c in get_table("support_tickets").columns}
+
+
+def test_records_that_do_not_fit_the_header_are_quarantined_at_their_file_line(tmp_path, con):
+    write(
+        tmp_path / "crm" / "accounts.csv",
+        ACCOUNTS_HEADER
+        + 'A1,"Acme\nHoldings",smb,,,,2024-01-05\n'   # lines 2-3: a quoted line break
+        + "A2,Beta,smb,,,\n"                           # line 4: a field too few
+        + "A3,Gamma,smb,,,,2024-01-05,surplus\n"       # line 5: a field too many
+        + 'A4,"Delta\r\nInc",smb,,,,2024-13-01\n'      # lines 6-7: bad date, reported at 6
+        + "A5,Eps,smb,,,,2024-01-0",                   # line 8: cut short, no final line break
+    )
+    result = load_table(con, get_table("crm_accounts"), tmp_path)
+    assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (5, 1, 4)
+    assert con.execute("select account_name from raw.crm_accounts").fetchall() == [
+        ("Acme\nHoldings",)]
+    assert con.execute(
+        "select line_number, column_name, rule, reason from raw.quarantine order by line_number"
+    ).fetchall() == [
+        (4, "created_date", "column_count", "the record has 6 fields, the header has 7"),
+        (5, "*", "column_count", "the record has 8 fields, the header has 7"),
+        (6, "created_date", "bad_type", "created_date: '2024-13-01' is not a valid DATE"),
+        (8, "*", "truncated", "the file ends without a line break: its last record was cut "
+         "short (truncated file?); created_date: '2024-01-0' is not a valid DATE"),
+    ]
+    raw_record = con.execute("select raw_record from raw.quarantine where line_number = 4").fetchone()
+    assert json.loads(raw_record[0]) == {"csv_line": "A2,Beta,smb,,,"}
+
+
+@pytest.mark.parametrize(
+    ("content", "rule", "says"),
+    [
+        (b"", "empty_file", "empty (0 bytes)"),
+        (b"\n\n", "empty_file", "no header row"),
+        (ACCOUNTS_HEADER.encode() + "A1,Société,smb,,,,2024-01-05\n".encode("latin-1"),
+         "encoding", "line 2, column 'account_name'"),
+        (ACCOUNTS_HEADER.replace("region", "région").encode("latin-1"), "encoding", "the header"),
+        (ACCOUNTS_HEADER.replace(",", ";").encode(), "wrong_delimiter", "';'-separated"),
+        (b"\x00\xff" * 1000, "encoding", "not UTF-8"),
+    ],
+    ids=["empty", "blank", "latin1-row", "latin1-header", "semicolons", "binary"],
+)
+def test_files_that_cannot_be_loaded_are_refused_with_the_reason(tmp_path, con, content, rule, says):
+    path = tmp_path / "crm" / "accounts.csv"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(content)
+    with pytest.raises(ExportError) as err:
+        load_table(con, get_table("crm_accounts"), tmp_path)
+    assert err.value.rule == rule
+    assert str(path) in str(err.value) and says in str(err.value)
+
+
+def test_header_differences_that_load_are_warnings(tmp_path, con):
+    write(tmp_path / "crm" / "accounts.csv",
+          "account_id,account_name,segment,created_date,notes,notes\n"
+          "A1,Acme,smb,2024-01-05,x,y\n")
+    write(tmp_path / "crm" / "accounts (1).csv", "whatever\n")
+    result = load_table(con, get_table("crm_accounts"), tmp_path)
+    assert result.rows_loaded == 1
+    assert result.extra_columns == ("notes", "notes__2")
+    assert [w.split(":")[0] for w in result.warnings] == [
+        "repeated_columns", "missing_optional_columns", "extra_columns", "stray_file"]
+    assert con.execute("select warnings from raw.load_audit").fetchone()[0] == "\n".join(
+        result.warnings)
+
+
+def test_a_build_database_from_before_the_warnings_column_still_loads(tmp_path):
+    db = tmp_path / "build.duckdb"
+    old = duckdb.connect(str(db))
+    old.execute("create schema raw")
+    old.execute("create table raw.load_audit (table_name varchar primary key, source_file varchar, "
+                "file_format varchar, file_sha256 varchar, file_bytes bigint, rows_read bigint not "
+                "null, rows_loaded bigint not null, rows_quarantined bigint not null, "
+                "missing_optional_columns varchar)")
+    old.close()
+    write(tmp_path / "raw" / "crm" / "accounts.csv", ACCOUNTS_HEADER + "A1,Acme,smb,,,,2024-01-05\n")
+    c = duckdb.connect(str(db))
+    try:
+        assert load_table(c, get_table("crm_accounts"), tmp_path / "raw").rows_loaded == 1
+        assert c.execute("select rows_read, warnings from raw.load_audit").fetchone() == (1, "")
+    finally:
+        c.close()

@@ -16,6 +16,7 @@ import pytest
 from orchestration.defs.quality.checks import (
     EXPECTATIONS_CHECK,
     FOREIGN_KEYS_CHECK,
+    OVERLAPS_CHECK,
     VOLUME_CHECK,
     build_raw_quality_checks,
 )
@@ -147,7 +148,9 @@ def failures(result: dg.AssetCheckResult) -> dict:
 def unexpected_by_expectation(result: dg.AssetCheckResult) -> dict[str, int]:
     return {
         v["expectation"] + ":" + ",".join(
-            v["kwargs"].get("column_list") or [v["kwargs"].get("column", "")]
+            v["kwargs"].get("column_list")
+            or ([v["kwargs"]["column_A"], v["kwargs"]["column_B"]] if "column_A" in v["kwargs"]
+                else [v["kwargs"].get("column", "")])
         ): v["unexpected_count"]
         for v in failures(result).values()
     }
@@ -175,7 +178,19 @@ def test_suite_contents_follow_the_contract():
     assert ("expect_column_values_to_not_be_null", {"column": "invoice_id"}) in got
     assert ("expect_column_values_to_not_be_null", {"column": "customer_id"}) in got
     assert ("expect_column_values_to_not_be_null", {"column": "tax_amount"}) not in got  # optional
-    assert ("expect_column_values_to_be_between", {"column": "total_amount", "min_value": 0}) in got
+    assert (
+        "expect_column_values_to_be_between",
+        {"column": "total_amount", "min_value": 0, "max_value": 10_000_000_000},
+    ) in got
+    assert (
+        "expect_column_values_to_be_between",
+        {"column": "invoice_date", "max_value": {"$PARAMETER": "latest_plausible_date"}},
+    ) in got
+    assert (
+        "expect_column_pair_values_a_to_be_greater_than_b",
+        {"column_A": "due_date", "column_B": "invoice_date", "or_equal": True,
+         "ignore_row_if": "either_value_is_missing"},
+    ) in got
     assert (
         "expect_column_values_to_be_in_set",
         {"column": "status", "value_set": ["draft", "open", "paid", "void", "uncollectible"]},
@@ -329,8 +344,10 @@ def test_negative_amounts_and_implausible_dates_fail(tmp_path, checks):
         "expect_column_values_to_be_between:tax_amount": 1,
         "expect_column_values_to_be_between:invoice_date": 1,
         "expect_column_values_to_be_between:due_date": 1,
+        # inv7 is also due before it was issued
+        "expect_column_pair_values_a_to_be_greater_than_b:due_date,invoice_date": 1,
     }
-    assert result.metadata["unexpected_rows"].value == 5
+    assert result.metadata["unexpected_rows"].value == 6
     by_label = {k.split(": ", 1)[1]: v for k, v in failures(result).items()}
     assert sorted(by_label["expect_column_values_to_be_between(total_amount)"]["sample_values"]) == [
         -10.0, -0.01
@@ -469,34 +486,37 @@ def test_sql_runner_agrees_with_great_expectations(tmp_path):
     with duckdb.connect(str(warehouse.build_db), read_only=True) as con:
         for table in DIRTY:
             res = ex.run_suite_in_duckdb(con, ex.load_suite(table))
-            counts[table] = {r.label: r.unexpected_count for r in res.failures}
+            counts[table] = {f"{r.label} {r.meta['rule']}": r.unexpected_count for r in res.failures}
     assert counts == {
         "crm_csm_roster": {},
         "crm_accounts": {
-            "expect_column_values_to_be_unique(account_id)": 2,
-            "expect_column_values_to_be_in_set(segment)": 1,
-            "expect_column_values_to_be_between(created_date)": 1,
+            "expect_column_values_to_be_unique(account_id) key_unique": 2,
+            "expect_column_values_to_be_in_set(segment) enum": 1,
+            "expect_column_values_to_be_between(created_date) date_range": 1,
         },
         "crm_contacts": {
-            "expect_column_values_to_be_in_set(role)": 1,
-            "expect_column_values_to_be_between(left_date)": 1,
+            "expect_column_values_to_be_in_set(role) enum": 1,
+            "expect_column_values_to_be_between(left_date) date_range": 1,
         },
         "billing_invoices": {
-            "expect_column_values_to_be_unique(invoice_id)": 2,
-            "expect_column_values_to_be_in_set(currency)": 1,
-            "expect_column_values_to_be_between(total_amount)": 1,
-            "expect_column_values_to_be_between(tax_amount)": 1,
-            "expect_column_values_to_be_between(due_date)": 1,
+            "expect_column_values_to_be_unique(invoice_id) key_unique": 2,
+            "expect_column_values_to_be_in_set(currency) enum": 1,
+            "expect_column_values_to_be_between(total_amount) range": 1,
+            "expect_column_values_to_be_between(tax_amount) range": 1,
+            "expect_column_values_to_be_between(due_date) date_range": 1,
+            "expect_column_pair_values_a_to_be_greater_than_b(due_date, invoice_date) date_order": 1,
         },
         "crm_quotas": {
-            "expect_compound_columns_to_be_unique(owner_id, quarter_start, quota_type)": 2,
-            "expect_column_values_to_be_in_set(quota_type)": 1,
-            "expect_column_values_to_be_between(amount)": 1,
+            "expect_compound_columns_to_be_unique(owner_id, quarter_start, quota_type) key_unique": 2,
+            "expect_column_values_to_be_in_set(quota_type) enum": 1,
+            "expect_column_values_to_be_between(amount) range": 1,
         },
         "product_usage_events": {
-            "expect_column_values_to_be_unique(event_id)": 2,
-            "expect_column_values_to_be_between(event_at)": 1,
-            "expect_column_values_to_be_between(duration_seconds)": 1,
+            "expect_column_values_to_be_unique(event_id) key_unique": 2,
+            "expect_column_values_to_be_between(event_at) date_range": 1,
+            # the last instant of the range is in range, but it is in the future
+            "expect_column_values_to_be_between(event_at) not_future": 2,
+            "expect_column_values_to_be_between(duration_seconds) range": 1,
         },
     }
 
@@ -609,7 +629,10 @@ def test_every_table_gets_its_checks_and_they_load():
             assert specs[fk].blocking
     volume = specs[dg.AssetCheckKey(dg.AssetKey(["raw", "product_usage_events"]), VOLUME_CHECK)]
     assert not volume.blocking
-    assert len(specs) == len(raw_quality_checks) == 38
+    overlaps = {k.asset_key.path[-1] for k in specs if k.name == OVERLAPS_CHECK}
+    assert overlaps == {"billing_subscriptions", "billing_invoice_lines"}
+    assert not any(specs[k].blocking for k in specs if k.name == OVERLAPS_CHECK)
+    assert len(specs) == len(raw_quality_checks) == 40
 
 
 def test_great_expectations_context_is_built_once():

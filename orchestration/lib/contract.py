@@ -47,6 +47,7 @@ class Column:
     max_value: float | None = None  # inclusive upper bound (checked by the raw quality gate)
     references: str | None = None  # "<system>_<entity>.<column>" this column must resolve to
     fmt: str | None = None  # strptime format for date/timestamp columns (default: ISO)
+    not_future: bool = False  # an event that has happened: not after tomorrow (UTC) when checked
 
     @property
     def duckdb_type(self) -> str:
@@ -63,6 +64,8 @@ class TableSpec:
     optional: bool = False  # a missing file loads as an empty table instead of failing
     large: bool = False  # quality checks run in SQL, not on a DataFrame
     date_range_columns: tuple[str, ...] = field(default=())  # checked to lie in a sane range
+    # (earlier, later) column pairs: where both are present, later >= earlier (quality gate).
+    ordered_columns: tuple[tuple[str, str], ...] = field(default=())
 
     @property
     def name(self) -> str:
@@ -85,6 +88,8 @@ class TableSpec:
 
 
 def _c(name: str, type_: ColumnType, description: str, **kw) -> Column:
+    if type_ == "decimal":  # every decimal column is an amount of money
+        kw.setdefault("max_value", MONEY_MAX)
     return Column(name=name, type=type_, description=description, **kw)
 
 
@@ -106,6 +111,9 @@ PRIORITIES = ("low", "normal", "high", "urgent")
 TICKET_STATUSES = ("new", "open", "pending", "solved", "closed")
 SEVERITIES = ("minor", "major", "critical")
 CURRENCIES = ("USD", "EUR", "GBP", "CAD", "AUD", "JPY", "CHF", "SEK")
+# No single amount (contract, quota, invoice, line, payment, price) reaches ten billion in any
+# currency: a value that large is a unit, decimal-separator or column mix-up, not a sale.
+MONEY_MAX = 1e10
 
 ACC = "crm_accounts.account_id"
 
@@ -121,7 +129,7 @@ TABLES: tuple[TableSpec, ...] = (
             _c("region", "varchar", "Sales region (for example NA, EMEA, APAC, LATAM)."),
             _c("owner_csm_id", "varchar", "CSM who owns the account.",
                references="crm_csm_roster.csm_id"),
-            _c("created_date", "date", "Date the account was created in the CRM.", required=True),
+            _c("created_date", "date", "Date the account was created in the CRM.", required=True, not_future=True),
         ),
         ("account_id",), date_range_columns=("created_date",),
     ),
@@ -134,10 +142,11 @@ TABLES: tuple[TableSpec, ...] = (
             _c("full_name", "varchar", "Name."),
             _c("email", "varchar", "Email address."),
             _c("role", "varchar", "Role in the relationship.", required=True, enum=CONTACT_ROLES),
-            _c("active_from", "date", "Date the contact became active.", required=True),
+            _c("active_from", "date", "Date the contact became active.", required=True, not_future=True),
             _c("left_date", "date", "Date the contact left or was deactivated; empty if active."),
         ),
         ("contact_id",), date_range_columns=("active_from", "left_date"),
+        ordered_columns=(("active_from", "left_date"),),
     ),
     TableSpec(
         "crm", "opportunities",
@@ -151,19 +160,21 @@ TABLES: tuple[TableSpec, ...] = (
             _c("amount", "decimal", "Total contract value without one-time fees, in `currency`.",
                required=True, min_value=0),
             _c("currency", "varchar", "ISO 4217 currency code.", required=True, enum=CURRENCIES),
-            _c("created_date", "date", "Date the opportunity was created.", required=True),
-            _c("close_date", "date", "Date it was closed (won or lost); empty while open."),
+            _c("created_date", "date", "Date the opportunity was created.", required=True, not_future=True),
+            _c("close_date", "date", "Date it was closed (won or lost); empty while open.", not_future=True),
             _c("contract_start_date", "date", "First day of the contract."),
             _c("contract_end_date", "date", "Last day of the contract (inclusive)."),
             _c("owner_id", "varchar", "Rep or CSM who owns the opportunity."),
             _c("delivery_signoff_date", "date",
-               "Date the customer signed off delivery (delivery approval); new business only."),
+               "Date the customer signed off delivery (delivery approval); new business only.",
+               not_future=True),
             _c("renewed_opportunity_id", "varchar",
                "For a renewal: the opportunity (contract) it renews."),
         ),
         ("opportunity_id",),
         date_range_columns=("created_date", "close_date", "contract_start_date",
                             "contract_end_date", "delivery_signoff_date"),
+        ordered_columns=(("created_date", "close_date"), ("contract_start_date", "contract_end_date")),
     ),
     TableSpec(
         "crm", "activities", "One row per logged customer touch.",
@@ -173,7 +184,7 @@ TABLES: tuple[TableSpec, ...] = (
             _c("contact_id", "varchar", "Contact touched, if any.",
                references="crm_contacts.contact_id"),
             _c("activity_type", "varchar", "Kind of touch.", required=True, enum=ACTIVITY_TYPES),
-            _c("activity_date", "date", "Date of the touch.", required=True),
+            _c("activity_date", "date", "Date of the touch.", required=True, not_future=True),
             _c("sentiment", "varchar", "Sentiment the owner recorded.", enum=SENTIMENTS),
             _c("owner_id", "varchar", "Who logged it."),
         ),
@@ -186,7 +197,7 @@ TABLES: tuple[TableSpec, ...] = (
         (
             _c("account_id", "varchar", "Account.", required=True, references=ACC),
             _c("stage", "varchar", "Stage entered.", required=True, enum=LIFECYCLE_STAGES),
-            _c("entered_date", "date", "Date the account entered the stage.", required=True),
+            _c("entered_date", "date", "Date the account entered the stage.", required=True, not_future=True),
         ),
         ("account_id", "entered_date"), optional=True, date_range_columns=("entered_date",),
     ),
@@ -201,6 +212,7 @@ TABLES: tuple[TableSpec, ...] = (
             _c("end_date", "date", "Last day on the team; empty if current."),
         ),
         ("csm_id",), date_range_columns=("start_date", "end_date"),
+        ordered_columns=(("start_date", "end_date"),),
     ),
     TableSpec(
         "crm", "csm_pulse", "One row per pulse (gut-feel health) a CSM recorded for an account.",
@@ -208,7 +220,7 @@ TABLES: tuple[TableSpec, ...] = (
             _c("pulse_id", "varchar", "Pulse entry id.", required=True),
             _c("account_id", "varchar", "Account.", required=True, references=ACC),
             _c("csm_id", "varchar", "CSM who recorded it.", references="crm_csm_roster.csm_id"),
-            _c("pulse_date", "date", "Date recorded.", required=True),
+            _c("pulse_date", "date", "Date recorded.", required=True, not_future=True),
             _c("pulse", "varchar", "The CSM's call.", required=True, enum=PULSES),
             _c("note", "varchar", "Free text."),
         ),
@@ -236,7 +248,7 @@ TABLES: tuple[TableSpec, ...] = (
                references=ACC),
             _c("customer_name", "varchar", "Billing name."),
             _c("currency", "varchar", "Default billing currency.", enum=CURRENCIES),
-            _c("created_date", "date", "Date created in billing.", required=True),
+            _c("created_date", "date", "Date created in billing.", required=True, not_future=True),
         ),
         ("customer_id",), date_range_columns=("created_date",),
     ),
@@ -278,7 +290,7 @@ TABLES: tuple[TableSpec, ...] = (
             _c("invoice_id", "varchar", "Invoice id.", required=True),
             _c("customer_id", "varchar", "Billing customer.", required=True,
                references="billing_customers.customer_id"),
-            _c("invoice_date", "date", "Issue date.", required=True),
+            _c("invoice_date", "date", "Issue date.", required=True, not_future=True),
             _c("due_date", "date", "Payment due date.", required=True),
             _c("status", "varchar", "Invoice status.", required=True, enum=INVOICE_STATUSES),
             _c("currency", "varchar", "ISO 4217 currency code.", required=True, enum=CURRENCIES),
@@ -287,6 +299,7 @@ TABLES: tuple[TableSpec, ...] = (
             _c("tax_amount", "decimal", "Tax on the invoice (never revenue).", min_value=0),
         ),
         ("invoice_id",), date_range_columns=("invoice_date", "due_date"),
+        ordered_columns=(("invoice_date", "due_date"),),
     ),
     TableSpec(
         "billing", "invoice_lines",
@@ -316,6 +329,7 @@ TABLES: tuple[TableSpec, ...] = (
                required=True),
         ),
         ("invoice_line_id",), date_range_columns=("service_period_start", "service_period_end"),
+        ordered_columns=(("service_period_start", "service_period_end"),),
     ),
     TableSpec(
         "billing", "payments", "One row per payment attempt against an invoice.",
@@ -323,7 +337,7 @@ TABLES: tuple[TableSpec, ...] = (
             _c("payment_id", "varchar", "Payment id.", required=True),
             _c("invoice_id", "varchar", "Invoice paid.", required=True,
                references="billing_invoices.invoice_id"),
-            _c("payment_date", "date", "Date of the payment attempt.", required=True),
+            _c("payment_date", "date", "Date of the payment attempt.", required=True, not_future=True),
             _c("amount", "decimal", "Amount, in `currency`.", required=True, min_value=0),
             _c("currency", "varchar", "ISO 4217 currency code.", required=True, enum=CURRENCIES),
             _c("status", "varchar", "Outcome.", required=True, enum=PAYMENT_STATUSES),
@@ -352,13 +366,14 @@ TABLES: tuple[TableSpec, ...] = (
             _c("priority", "varchar", "Priority (selects the SLA policy).", required=True,
                enum=PRIORITIES),
             _c("status", "varchar", "Current status.", required=True, enum=TICKET_STATUSES),
-            _c("created_at", "timestamp", "Opened at (UTC).", required=True),
-            _c("first_response_at", "timestamp", "First agent response (UTC)."),
-            _c("solved_at", "timestamp", "Solved at (UTC)."),
+            _c("created_at", "timestamp", "Opened at (UTC).", required=True, not_future=True),
+            _c("first_response_at", "timestamp", "First agent response (UTC).", not_future=True),
+            _c("solved_at", "timestamp", "Solved at (UTC).", not_future=True),
             _c("csat_score", "integer", "Satisfaction rating 1-5 (good = 5, bad = 1 when the "
                "tool rates good/bad); empty when unrated.", min_value=1, max_value=5),
         ),
         ("ticket_id",), date_range_columns=("created_at", "first_response_at", "solved_at"),
+        ordered_columns=(("created_at", "first_response_at"), ("created_at", "solved_at")),
     ),
     TableSpec(
         "support", "sla_policies", "One row per ticket priority: its SLA targets.",
@@ -377,10 +392,12 @@ TABLES: tuple[TableSpec, ...] = (
             _c("incident_id", "varchar", "Incident id.", required=True),
             _c("title", "varchar", "Title."),
             _c("severity", "varchar", "Severity.", required=True, enum=SEVERITIES),
-            _c("started_at", "timestamp", "Start of the outage (UTC).", required=True),
-            _c("resolved_at", "timestamp", "End of the outage (UTC); empty while ongoing."),
+            _c("started_at", "timestamp", "Start of the outage (UTC).", required=True, not_future=True),
+            _c("resolved_at", "timestamp", "End of the outage (UTC); empty while ongoing.",
+               not_future=True),
         ),
         ("incident_id",), date_range_columns=("started_at", "resolved_at"),
+        ordered_columns=(("started_at", "resolved_at"),),
     ),
     # -------------------------------------------------------------- product
     TableSpec(
@@ -390,10 +407,11 @@ TABLES: tuple[TableSpec, ...] = (
             _c("account_id", "varchar", "Account the user belongs to.", required=True,
                references=ACC),
             _c("email", "varchar", "Email."),
-            _c("provisioned_date", "date", "Date the user was provisioned.", required=True),
+            _c("provisioned_date", "date", "Date the user was provisioned.", required=True, not_future=True),
             _c("deactivated_date", "date", "Date the user was deactivated; empty if active."),
         ),
         ("user_id",), date_range_columns=("provisioned_date", "deactivated_date"),
+        ordered_columns=(("provisioned_date", "deactivated_date"),),
     ),
     TableSpec(
         "product", "usage_events", "One row per product usage event. The large table: "
@@ -402,7 +420,7 @@ TABLES: tuple[TableSpec, ...] = (
             _c("event_id", "varchar", "Event id.", required=True),
             _c("user_id", "varchar", "User.", required=True, references="product_users.user_id"),
             _c("account_id", "varchar", "Account.", required=True, references=ACC),
-            _c("event_at", "timestamp", "When (UTC).", required=True),
+            _c("event_at", "timestamp", "When (UTC).", required=True, not_future=True),
             _c("feature_key", "varchar", "Feature used.", required=True,
                references="product_features.feature_key"),
             _c("duration_seconds", "integer", "Time spent, in seconds.", min_value=0),
@@ -428,7 +446,7 @@ TABLES: tuple[TableSpec, ...] = (
             _c("response_id", "varchar", "Response id.", required=True),
             _c("account_id", "varchar", "Account.", required=True, references=ACC),
             _c("contact_id", "varchar", "Respondent contact, if known."),
-            _c("responded_date", "date", "Date of the response.", required=True),
+            _c("responded_date", "date", "Date of the response.", required=True, not_future=True),
             _c("score", "integer", "Likelihood to recommend, 0-10.", required=True, min_value=0,
                max_value=10),
             _c("comment", "varchar", "Reason for the score, as written."),
@@ -447,6 +465,10 @@ def get_table(name: str) -> TableSpec:
         raise KeyError(f"no table {name!r} in the export contract") from None
 
 
+def _number(value: float) -> str:
+    return f"{value:,.0f}" if abs(value) >= 1e6 else f"{value:g}"
+
+
 def render_markdown() -> str:
     """The export contract as Markdown (docs/exports.md)."""
     out = [
@@ -456,19 +478,31 @@ def render_markdown() -> str:
         "orchestration/lib/contract.py, not this file. -->",
         "",
         "Drop one file per entity at `data/raw/<system>/<entity>.<ext>`, where `<ext>` is `csv` "
-        "(UTF-8, comma-separated, header row), `parquet`, or `json` (an array of objects or one "
-        "object per line). Column names are matched exactly; extra columns are ignored; a "
-        "missing column fails the load with an error naming the file and the column.",
+        "(UTF-8, comma-separated, `\"` quotes, a header row, every line ending with a line "
+        "break, the last one too), `parquet`, or `json` (an array of objects or one object per "
+        "line). Column names are matched exactly; a missing required column fails the load with "
+        "an error naming the file and the column; an extra column, or a missing optional one, "
+        "loads with a warning.",
+        "",
+        "Nothing else under `data/raw/` is read: another file (a second copy such as "
+        "`tickets (1).csv`, notes, a file in another folder) is reported as a warning and left "
+        "alone, and an export that is a link to a file outside `data/raw/` is refused. Folders and "
+        "files whose names start with `.` or `_` are ignored silently.",
         "",
         "Every column's type is declared here and nothing is inferred. Dates are `YYYY-MM-DD`, "
         "timestamps `YYYY-MM-DD HH:MM:SS` in UTC. Amounts are plain decimals (`1234.50`) in the "
         "row's currency. An empty cell is a missing value.",
         "",
-        "Rows that break the contract (a required value missing, a value that does not parse "
-        "as its type) are not loaded: they go to `raw.quarantine` with the file, line, column and "
-        "reason, and every load reports `rows read = rows loaded + rows quarantined`. Enumerations,"
-        " ranges, unique keys and references are checked after loading by the blocking quality "
-        "gate (`expectations/`).",
+        "Rows that break the contract (more or fewer fields than the header, a malformed quote, "
+        "a required value missing, a value that does not parse as its type, the last record of a "
+        "file that ends without a line break) are not loaded: they go to `raw.quarantine` with "
+        "the file, line, column, rule and reason, and every load reports `rows read = rows loaded"
+        " + rows quarantined`. A file that cannot be loaded at all (empty, not UTF-8, unreadable, "
+        "a required column missing) stops the run with an error naming it. Enumerations, ranges "
+        f"(amounts from 0 to {MONEY_MAX:,.0f} in any currency), unique keys, references, plausible "
+        "dates (events not after tomorrow, UTC) and the order of date pairs are checked after "
+        "loading by the blocking quality gate (`expectations/`). `docs/reliability.md` lists what "
+        "each kind of broken export does.",
         "",
         "Tables marked *optional* may be left out; they load empty.",
         "",
@@ -484,7 +518,8 @@ def render_markdown() -> str:
                 f"### `{t.system}/{t.entity}`{flag}",
                 "",
                 t.description,
-                f"Key: `{', '.join(t.primary_key)}`. Loaded as `raw.{t.name}`.",
+                f"Key: `{', '.join(t.primary_key)}`. Loaded as `raw.{t.name}`."
+                + "".join(f" `{a}` <= `{b}` where both are given." for a, b in t.ordered_columns),
                 "",
                 "| column | type | required | rule | description |",
                 "|---|---|---|---|---|",
@@ -494,9 +529,11 @@ def render_markdown() -> str:
                 if c.enum:
                     rules.append("one of " + ", ".join(f"`{v}`" for v in c.enum))
                 if c.min_value is not None:
-                    rules.append(f">= {c.min_value:g}")
+                    rules.append(f">= {_number(c.min_value)}")
                 if c.max_value is not None:
-                    rules.append(f"<= {c.max_value:g}")
+                    rules.append(f"<= {_number(c.max_value)}")
+                if c.not_future:
+                    rules.append("not after tomorrow (UTC)")
                 if c.references:
                     rules.append(f"references `{c.references}`")
                 if c.fmt:

@@ -28,7 +28,7 @@ import duckdb
 
 from orchestration.lib.contract import TABLES
 from orchestration.lib.dbt_project import DBT_PROJECT_DIR, dbt_executable
-from orchestration.lib.expectations import _prepare_frame, load_suite, to_gx_suite
+from orchestration.lib.expectations import _prepare_frame, load_suite, resolve_suite, to_gx_suite
 from orchestration.lib.warehouse import REPO_ROOT, Warehouse
 
 DEFAULT_OUT = REPO_ROOT / "build" / "docs"
@@ -89,7 +89,7 @@ def build_ge_docs(out_dir: Path, published_db: Path | None) -> tuple[Path, list[
             present = {r[0] for r in con.execute(
                 "select table_name from information_schema.tables where table_schema = 'raw'").fetchall()}
         for spec in TABLES:
-            suite = context.suites.add(to_gx_suite(load_suite(spec.name)))
+            suite = context.suites.add(to_gx_suite(resolve_suite(load_suite(spec.name))))
             if spec.large or spec.name not in present:
                 continue  # a suite page without a validation (large tables are checked in SQL)
             batch = source.add_dataframe_asset(spec.name).add_batch_definition_whole_dataframe("published")

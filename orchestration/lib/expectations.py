@@ -14,7 +14,11 @@ What the contract turns into (per table, in this order):
   column, ``expect_compound_columns_to_be_unique`` for several);
 * per column, in contract order: required -> not null; ``enum`` -> in set; ``min_value`` /
   ``max_value`` -> between (so a negative amount fails); a ``date_range_columns`` column ->
-  between ``DATE_RANGE_MIN`` and ``DATE_RANGE_MAX``.
+  between ``DATE_RANGE_MIN`` and ``DATE_RANGE_MAX``; a ``not_future`` column -> at most
+  tomorrow (UTC), a bound that moves with the calendar and so is a GX suite parameter
+  (``{"$PARAMETER": "latest_plausible_date"}``) that the runners fill in (``suite_parameters``);
+* per ``ordered_columns`` pair (earlier, later): later >= earlier where both are given
+  (``expect_column_pair_values_a_to_be_greater_than_b``).
 
 Foreign keys (``references``) need two tables and are not expectations: the quality checks test
 them in SQL (``orchestration/defs/quality/checks.py``).
@@ -61,6 +65,11 @@ DATE_RANGE_MAX = "2100-12-31"
 # A timestamp column may take any time of day on the last date.
 TIMESTAMP_RANGE_MIN = f"{DATE_RANGE_MIN} 00:00:00"
 TIMESTAMP_RANGE_MAX = f"{DATE_RANGE_MAX} 23:59:59.999999"
+
+# Suite parameters: names of the bounds that depend on the day the suite runs.
+LATEST_DATE_PARAMETER = "latest_plausible_date"
+LATEST_TIMESTAMP_PARAMETER = "latest_plausible_timestamp"
+PAIR_EXPECTATION = "expect_column_pair_values_a_to_be_greater_than_b"
 
 SAMPLE_SIZE = 10  # offending values / rows kept per failing expectation
 
@@ -130,7 +139,58 @@ def contract_expectations(spec: TableSpec) -> list[dict]:
                     min_value=lo, max_value=hi,
                 )
             )
+        if c.not_future:
+            parameter = (
+                LATEST_TIMESTAMP_PARAMETER if c.type == "timestamp" else LATEST_DATE_PARAMETER
+            )
+            out.append(
+                _expectation(
+                    "expect_column_values_to_be_between", "not_future", column=c.name,
+                    max_value={"$PARAMETER": parameter},
+                )
+            )
+    for earlier, later in spec.ordered_columns:
+        out.append(
+            _expectation(
+                PAIR_EXPECTATION, "date_order", column_A=later, column_B=earlier, or_equal=True,
+                ignore_row_if="either_value_is_missing",
+            )
+        )
     return out
+
+
+def suite_parameters(today: dt.date | None = None) -> dict[str, str]:
+    """Values of the suite parameters on ``today`` (default: the current UTC date).
+
+    An event cannot have happened after the export was written; one day of slack covers time
+    zones and clocks."""
+    today = today or dt.datetime.now(dt.UTC).date()
+    latest = today + dt.timedelta(days=1)
+    return {
+        LATEST_DATE_PARAMETER: latest.isoformat(),
+        LATEST_TIMESTAMP_PARAMETER: f"{latest.isoformat()} 23:59:59.999999",
+    }
+
+
+def resolve_parameters(expectations: list[dict], parameters: dict[str, str] | None = None
+                       ) -> list[dict]:
+    """The expectations with every ``{"$PARAMETER": name}`` kwarg replaced by its value."""
+    parameters = suite_parameters() if parameters is None else parameters
+    out = []
+    for e in expectations:
+        kwargs = e.get("kwargs", {})
+        if any(isinstance(v, dict) and "$PARAMETER" in v for v in kwargs.values()):
+            e = {**e, "kwargs": {
+                k: parameters[v["$PARAMETER"]] if isinstance(v, dict) and "$PARAMETER" in v else v
+                for k, v in kwargs.items()
+            }}
+        out.append(e)
+    return out
+
+
+def resolve_suite(suite: dict, parameters: dict[str, str] | None = None) -> dict:
+    """``suite`` with its parameters filled in (see ``resolve_parameters``)."""
+    return {**suite, "expectations": resolve_parameters(suite["expectations"], parameters)}
 
 
 def load_overrides(table: str, expectations_dir: Path = EXPECTATIONS_DIR) -> list[dict]:
@@ -192,7 +252,7 @@ def write_suites(
     written = []
     for spec in specs:
         suite = build_suite(spec, expectations_dir)
-        to_gx_suite(suite)  # fails here, not at run time, on an unknown type or bad kwargs
+        to_gx_suite(resolve_suite(suite))  # fails here, not at run time, on a bad expectation
         path = suite_path(spec.name, expectations_dir)
         path.write_text(render_suite(suite))
         written.append(path)
@@ -230,6 +290,8 @@ class ExpectationResult:
     def columns(self) -> list[str]:
         if "column" in self.kwargs:
             return [self.kwargs["column"]]
+        if "column_A" in self.kwargs:
+            return [self.kwargs["column_A"], self.kwargs["column_B"]]
         return list(self.kwargs.get("column_list", []))
 
     @property
@@ -452,15 +514,18 @@ def _gx_error(validation_result) -> str | None:
 
 
 def run_suite_on_dataframe(
-    suite: dict, df, sample_size: int = SAMPLE_SIZE, key_columns: list[str] | None = None
+    suite: dict, df, sample_size: int = SAMPLE_SIZE, key_columns: list[str] | None = None,
+    parameters: dict[str, str] | None = None,
 ) -> SuiteResult:
     """Validate ``df`` against ``suite`` with Great Expectations.
 
     A first pass computes every expectation with ``SUMMARY`` results. If some fail, a second
     pass over just those asks GX for the key columns of the offending rows
     (``unexpected_index_column_names``), which costs several times more, so a clean table
-    does not pay for it.
+    does not pay for it. Suite parameters are filled in from ``parameters`` (default:
+    ``suite_parameters()``).
     """
+    suite = resolve_suite(suite, parameters)
     with _GX_LOCK:
         batch_definition = _gx_batch_definition()  # the first call imports GX: not timed
     started = time.perf_counter()
@@ -533,6 +598,7 @@ SQL_SUPPORTED_TYPES = (
     "expect_column_values_to_be_unique",
     "expect_compound_columns_to_be_unique",
     "expect_table_row_count_to_be_between",
+    PAIR_EXPECTATION,
 )
 
 
@@ -553,18 +619,27 @@ def _lit(value: Any) -> str:
 
 
 def _column_condition(type_: str, kwargs: dict) -> tuple[str, bool] | None:
-    """(SQL predicate true for a violating row, whether nulls count as violations)."""
+    """(SQL predicate true for a violating row, the SQL aggregate counting the rows considered).
+    """
+    if type_ == PAIR_EXPECTATION:
+        a, b = _q(kwargs["column_A"]), _q(kwargs["column_B"])
+        if kwargs.get("ignore_row_if", "both_values_are_missing") != "either_value_is_missing":
+            raise ValueError("only ignore_row_if='either_value_is_missing' has a SQL translation")
+        both = f"{a} is not null and {b} is not null"
+        return (f"{both} and not ({a} {'>=' if kwargs.get('or_equal') else '>'} {b})",
+                f"count(*) filter (where {both})")
     col = _q(kwargs["column"])
+    every_row, nonmissing = "count(*)", f"count({col})"
     if type_ == "expect_column_values_to_not_be_null":
-        return f"{col} is null", True
+        return f"{col} is null", every_row
     if type_ == "expect_column_values_to_be_null":
-        return f"{col} is not null", True
+        return f"{col} is not null", every_row
     if type_ in ("expect_column_values_to_be_in_set", "expect_column_values_to_not_be_in_set"):
         values = list(kwargs.get("value_set") or [])
         inside = f"{col} in ({', '.join(_lit(v) for v in values)})" if values else "false"
         if type_ == "expect_column_values_to_be_in_set":
-            return f"{col} is not null and not ({inside})", False
-        return f"{col} is not null and ({inside})", False
+            return f"{col} is not null and not ({inside})", nonmissing
+        return f"{col} is not null and ({inside})", nonmissing
     if type_ == "expect_column_values_to_be_between":
         lo, hi = kwargs.get("min_value"), kwargs.get("max_value")
         if lo is None and hi is None:
@@ -574,7 +649,7 @@ def _column_condition(type_: str, kwargs: dict) -> tuple[str, bool] | None:
             ok.append(f"{col} {'>' if kwargs.get('strict_min') else '>='} {_lit(lo)}")
         if hi is not None:
             ok.append(f"{col} {'<' if kwargs.get('strict_max') else '<='} {_lit(hi)}")
-        return f"{col} is not null and not ({' and '.join(ok)})", False
+        return f"{col} is not null and not ({' and '.join(ok)})", nonmissing
     return None
 
 
@@ -594,6 +669,7 @@ def run_suite_in_duckdb(
     relation: str | None = None,
     sample_size: int = SAMPLE_SIZE,
     key_columns: list[str] | None = None,
+    parameters: dict[str, str] | None = None,
 ) -> SuiteResult:
     """Evaluate ``suite`` in DuckDB against ``relation`` (default ``raw.<suite name>``).
 
@@ -603,6 +679,7 @@ def run_suite_in_duckdb(
     honoured. All column conditions are counted in one scan; samples are read only for failures.
     """
     started = time.perf_counter()
+    suite = resolve_suite(suite, parameters)
     relation = relation or f"raw.{_q(suite['name'])}"
     meta = suite.get("meta", {})
     key_columns = list(key_columns or meta.get("primary_key", []))
@@ -611,7 +688,7 @@ def run_suite_in_duckdb(
     row_count = con.execute(f"select count(*) from {relation}").fetchone()[0]
 
     results: list[ExpectationResult] = []
-    conditions: list[tuple[ExpectationResult, str, bool]] = []
+    conditions: list[tuple[ExpectationResult, str, str]] = []
     for i, spec in enumerate(suite["expectations"]):
         type_, kwargs = spec["type"], spec.get("kwargs", {})
         r = ExpectationResult(
@@ -641,45 +718,40 @@ def run_suite_in_duckdb(
                             row_count, ignore_row_if=kwargs.get("ignore_row_if",
                                                                 "all_values_are_missing"))
             else:
-                predicate, nulls_count = _column_condition(type_, kwargs)
-                conditions.append((r, predicate, nulls_count))
+                predicate, considered = _column_condition(type_, kwargs)
+                conditions.append((r, predicate, considered))
         except Exception as exc:  # noqa: BLE001 - reported on the expectation, like GX does
             r.error = f"{type(exc).__name__}: {exc}"
 
     if conditions:
         selects = []
-        for r, predicate, _ in conditions:
+        for _, predicate, considered in conditions:
             selects.append(f"count(*) filter (where {predicate})")
-            selects.append(f"count({_q(r.kwargs['column'])})")
+            selects.append(considered)
         try:
             counts = con.execute(f"select {', '.join(selects)} from {relation}").fetchone()
         except Exception as exc:  # noqa: BLE001
             for r, _, _ in conditions:
                 r.error = f"{type(exc).__name__}: {exc}"
             counts = None
-        for n, (r, predicate, nulls_count) in enumerate(conditions):
+        for n, (r, predicate, _) in enumerate(conditions):
             if counts is None:
                 break
-            unexpected, nonmissing = counts[2 * n], counts[2 * n + 1]
-            denominator = row_count if nulls_count else nonmissing
+            unexpected, denominator = counts[2 * n], counts[2 * n + 1]
             r.element_count = row_count
             r.unexpected_count = unexpected
             r.unexpected_percent = _percent(unexpected, denominator)
             r.success = _mostly_success(unexpected, denominator, r.kwargs.get("mostly"))
             if unexpected:
-                col = _q(r.kwargs["column"])
+                cols = ", ".join(_q(c) for c in r.columns)
+                rows = con.execute(
+                    f"select distinct {cols} from {relation} where {predicate} "
+                    f"order by all nulls first limit {int(sample_size)}"
+                ).fetchall()
                 r.sample_values = _distinct(
-                    [
-                        v for (v,) in con.execute(
-                            f"select distinct {col} from {relation} where {predicate} "
-                            f"order by 1 nulls first limit {int(sample_size)}"
-                        ).fetchall()
-                    ],
-                    sample_size,
+                    [row[0] if len(row) == 1 else list(row) for row in rows], sample_size
                 )
-                r.sample_rows = _sample_rows(
-                    con, relation, predicate, keys, [r.kwargs["column"]], sample_size
-                )
+                r.sample_rows = _sample_rows(con, relation, predicate, keys, r.columns, sample_size)
     return SuiteResult(
         suite_name=suite["name"],
         engine="duckdb_sql",

@@ -2,13 +2,25 @@
 
 For one ``TableSpec`` the loader:
 
-1. finds ``<raw_dir>/<system>/<entity>.{csv,parquet,json}`` (exactly one may exist);
-2. reads it with DuckDB's own reader, CSV as text (``all_varchar``) so that nothing is inferred;
-3. fails with ``ExportError`` naming the file and column when a required column is missing;
-4. casts every column to its declared type in SQL; a row with a missing required value or a
-   value that does not parse goes to ``raw.quarantine`` with file, line, column, rule and reason;
-5. replaces ``raw.<system>_<entity>`` with the conforming rows and records the file's checksum and
-   the counts in ``raw.load_audit``; ``rows_read = rows_loaded + rows_quarantined`` is asserted.
+1. finds ``<raw_dir>/<system>/<entity>.{csv,parquet,json}`` (exactly one may exist, and it must
+   lie inside ``raw_dir``: a link pointing elsewhere is refused); other files in ``raw_dir`` are
+   not read and are reported as warnings (``stray_files``);
+2. reads it with DuckDB's own reader, CSV as text with the header and dialect fixed (UTF-8,
+   comma-separated, ``"`` quotes, header row), so that nothing is inferred. The file is read
+   once, into a temporary table;
+3. fails with ``ExportError`` naming the file (and the column or line) when the file cannot be a
+   load at all: empty, not UTF-8, unreadable, or missing a required column;
+4. casts every column to its declared type in SQL; a record with the wrong number of fields, a
+   malformed quote, a missing required value or a value that does not parse goes to
+   ``raw.quarantine`` with file, line, column, rule and reason. A CSV whose last record has no
+   line break was cut short: that record is quarantined (rule ``truncated``);
+5. replaces ``raw.<system>_<entity>`` with the conforming rows and records the file's checksum,
+   the counts and the warnings (extra or missing optional columns, no data rows, stray files) in
+   ``raw.load_audit``; ``rows_read = rows_loaded + rows_quarantined`` is asserted.
+
+Line numbers are lines of the file (the header is line 1), counting the line breaks inside
+quoted values. File names and header names reach SQL only as escaped literals and identifiers,
+and a path is escaped against DuckDB's glob expansion, so it names exactly one file.
 
 A ``SourceMapping`` slots in front of step 4 for vendor exports (Salesforce, Stripe, Zendesk...):
 it renames vendor columns to contract columns, maps vendor value codes and declares date formats.
@@ -20,13 +32,16 @@ identical tables. Nothing here loops over rows in Python.
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import os
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 
-from orchestration.lib.contract import TABLES, TableSpec
+from orchestration.lib.contract import FILE_EXTENSIONS, SYSTEMS, TABLES, TableSpec
 
 QUARANTINE_DDL = """
 create table if not exists raw.quarantine (
@@ -50,13 +65,36 @@ create table if not exists raw.load_audit (
     rows_read bigint not null,
     rows_loaded bigint not null,
     rows_quarantined bigint not null,
-    missing_optional_columns varchar
+    missing_optional_columns varchar,
+    warnings varchar
 )
 """
 
+# Quarantine rules of records the CSV reader itself rejects (DuckDB error type -> rule).
+CSV_REJECT_RULES = {
+    "MISSING COLUMNS": "column_count",
+    "TOO MANY COLUMNS": "column_count",
+    "UNQUOTED VALUE": "malformed_quotes",
+    "LINE SIZE OVER MAXIMUM": "line_too_long",
+    "INVALID ENCODING": "encoding",
+}
+WHOLE_RECORD = "*"  # quarantine.column_name of a rule about the whole record
+RAW_RECORD_MAX_COLUMNS = 200  # wider files keep only the contract's columns in raw_record
+LIST_LIMIT = 10  # names listed in a warning or error before "and N more"
+NAME_LIMIT = 60  # characters of one name shown in a warning or error
+
 
 class ExportError(ValueError):
-    """An export file that cannot be loaded at all (missing file, missing column, unreadable)."""
+    """An export file that cannot be loaded at all (missing file, missing column, unreadable).
+
+    ``rule`` names the kind of problem (``missing_file``, ``several_exports``,
+    ``outside_raw_dir``, ``empty_file``, ``encoding``, ``unreadable``, ``missing_column``,
+    ``wrong_delimiter``), as ``raw.quarantine.rule`` does for a row.
+    """
+
+    def __init__(self, message: str, rule: str = "unreadable"):
+        super().__init__(message)
+        self.rule = rule
 
 
 @dataclass(frozen=True)
@@ -88,6 +126,10 @@ class LoadResult:
     rows_quarantined: int
     missing_optional_columns: tuple[str, ...]
     quarantine_by_rule: dict[str, int]
+    extra_columns: tuple[str, ...] = ()
+    # What a person should look at although the load succeeded, each "<rule>: <message>" (rules:
+    # extra_columns, missing_optional_columns, repeated_columns, no_rows, stray_file).
+    warnings: tuple[str, ...] = ()
 
     def as_metadata(self) -> dict:
         return {
@@ -97,7 +139,21 @@ class LoadResult:
             "rows_loaded": self.rows_loaded,
             "rows_quarantined": self.rows_quarantined,
             "missing_optional_columns": ", ".join(self.missing_optional_columns) or "none",
+            "warnings": "\n".join(self.warnings) or "none",
         }
+
+
+@dataclass(frozen=True)
+class StrayFile:
+    """A file under the raw folder that is not an export of the contract: never read."""
+
+    path: str  # relative to the raw folder
+    table_name: str  # the table whose extract reports it (the one it most likely belongs to)
+    reason: str
+
+    @property
+    def warning(self) -> str:
+        return f"stray_file: {shown(self.path)}: {self.reason}"
 
 
 def quote(identifier: str) -> str:
@@ -108,18 +164,121 @@ def literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+_GLOB_ESCAPES = {"[": "[[]", "*": "[*]", "?": "[?]"}
+
+
+def path_literal(path: Path | str) -> str:
+    """A SQL literal naming exactly ``path`` for DuckDB's readers.
+
+    DuckDB expands ``*``, ``?`` and ``[...]`` in a file name as a glob, so a folder called
+    ``exports[1]`` or ``a*`` would read other files; each is written as a one-character class."""
+    return literal("".join(_GLOB_ESCAPES.get(ch, ch) for ch in str(path)))
+
+
+def shown(name: str) -> str:
+    """A name as it appears in a message: quoted, escaped, and cut to ``NAME_LIMIT``."""
+    text = repr(str(name))
+    return text if len(text) <= NAME_LIMIT else text[: NAME_LIMIT - 4] + "...'"
+
+
+def listing(names, limit: int = LIST_LIMIT) -> str:
+    names = list(names)
+    out = ", ".join(shown(n) for n in names[:limit])
+    return out + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        path.resolve().relative_to(folder.resolve())
+    except ValueError:
+        return False
+    return True
+
+
+def contract_paths() -> dict[str, TableSpec]:
+    """Relative path (``crm/accounts.csv``) -> table, for every file name the contract accepts."""
+    return {
+        f"{spec.system}/{spec.entity}.{ext}": spec for spec in TABLES for ext in FILE_EXTENSIONS
+    }
+
+
 def find_export(spec: TableSpec, raw_dir: Path) -> Path | None:
     found = [
         raw_dir / spec.system / f"{spec.entity}.{ext}"
-        for ext in ("csv", "parquet", "json")
+        for ext in FILE_EXTENSIONS
         if (raw_dir / spec.system / f"{spec.entity}.{ext}").exists()
     ]
     if len(found) > 1:
         raise ExportError(
-            f"{spec.system}/{spec.entity}: several exports found ({', '.join(p.name for p in found)}); "
-            "keep exactly one"
+            f"{spec.system}/{spec.entity}: several exports found ({', '.join(str(p) for p in found)});"
+            " keep exactly one",
+            rule="several_exports",
+        )
+    if found and not _inside(found[0], raw_dir):
+        raise ExportError(
+            f"{found[0]}: resolves to {found[0].resolve()}, outside the raw folder {raw_dir}; "
+            "exports are read only from inside it (copy the file in instead of linking to it)",
+            rule="outside_raw_dir",
         )
     return found[0] if found else None
+
+
+def stray_files(raw_dir: Path) -> list[StrayFile]:
+    """Every file under ``raw_dir`` that is not an export of the contract, with the table whose
+    extract reports it. Names starting with ``.`` or ``_`` (``_ground_truth/``) are skipped.
+
+    Stray files are never loaded. Each is attributed to the table of its system folder whose
+    entity name its file name starts with (``support/tickets (1).csv`` -> ``support_tickets``),
+    else to the first table of that folder, else to the first table of the contract. A stray file
+    with the same bytes as an export is called out as a second copy of it.
+    """
+    raw_dir = Path(raw_dir)
+    if not raw_dir.is_dir():
+        return []
+    accepted = contract_paths()
+    strays: list[tuple[str, Path]] = []
+    for folder, dirs, files in os.walk(raw_dir):
+        dirs[:] = sorted(d for d in dirs if not d.startswith((".", "_")))
+        for name in sorted(files):
+            if name.startswith((".", "_")):
+                continue
+            path = Path(folder) / name
+            rel = path.relative_to(raw_dir).as_posix()
+            if rel not in accepted:
+                strays.append((rel, path))
+    if not strays:
+        return []
+    exports = {rel: raw_dir / rel for rel in accepted if (raw_dir / rel).is_file()}
+    sizes: dict[int, list[str]] = {}
+    for rel, path in exports.items():
+        sizes.setdefault(path.stat().st_size, []).append(rel)
+    hashes: dict[str, str] = {}
+    out = []
+    for rel, path in strays:
+        reason = "not an export of the contract (<system>/<entity>.csv|parquet|json): not read"
+        if not _inside(path, raw_dir):
+            reason += "; it is a link to a file outside the raw folder"
+        elif path.is_file():
+            same = [
+                other for other in sizes.get(path.stat().st_size, [])
+                if hashes.setdefault(other, file_sha256(exports[other])) == file_sha256(path)
+            ]
+            if same:
+                reason += f"; same content as {same[0]} (the same export dropped twice?)"
+        out.append(StrayFile(rel, owner_table(rel), reason))
+    return out
+
+
+def owner_table(rel: str) -> str:
+    """The table a file at ``rel`` (relative to the raw folder) belongs to, or is reported by: the
+    table of its system folder whose entity its name starts with (the longest such), else the
+    folder's first table, else the contract's first table."""
+    parts = rel.split("/")
+    if len(parts) == 2 and parts[0] in SYSTEMS:
+        in_system = [t for t in TABLES if t.system == parts[0]]
+        prefixed = [t for t in in_system if parts[1].lower().startswith(t.entity)]
+        return (max(prefixed, key=lambda t: len(t.entity)) if prefixed else in_system[0]).name
+    return TABLES[0].name
 
 
 def file_sha256(path: Path) -> str:
@@ -130,14 +289,78 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _reader_sql(path: Path) -> tuple[str, str, int]:
-    """DuckDB table function reading ``path``, its format, and the line offset of record 1."""
-    p = literal(str(path))
+def read_csv_header(path: Path) -> tuple[list[str], int]:
+    """The column names of a CSV export's first record, and the line breaks inside them.
+
+    Read with Python's ``csv`` module (a few KB, not the file), so that the data is then read by
+    DuckDB with the columns fixed instead of sniffed: a sniffer guesses, and a damaged file can
+    make it guess wrong or give up."""
+    if path.stat().st_size == 0:
+        raise ExportError(f"{path}: the file is empty (0 bytes): no header row, no data",
+                          rule="empty_file")
+    try:
+        # Undecodable bytes are kept as surrogates so that only the header's own bytes are judged
+        # here; the data rows' encoding is DuckDB's to check, line by line.
+        with path.open(encoding="utf-8-sig", errors="surrogateescape", newline="") as fh:
+            header = next(csv.reader(fh), None)
+    except csv.Error as exc:
+        raise ExportError(f"{path}: the header row cannot be read as CSV: {exc}",
+                          rule="unreadable") from exc
+    if not header or not any(name.strip() for name in header):
+        raise ExportError(f"{path}: has no header row (the first line is empty)", rule="empty_file")
+    undecodable = next((name for name in header if _has_surrogates(name)), None)
+    if undecodable is not None:
+        raise ExportError(
+            f"{path}: is not UTF-8 text: the header holds bytes that are not UTF-8 (in "
+            f"{shown(undecodable.encode('utf-8', 'surrogateescape').decode('latin-1'))}); "
+            "exports must be UTF-8 CSV", rule="encoding"
+        )
+    return header, sum(name.count("\n") for name in header)
+
+
+def _has_surrogates(text: str) -> bool:
+    return any("\udc80" <= ch <= "\udcff" for ch in text)
+
+
+def _unique_names(header: list[str]) -> tuple[list[str], list[str]]:
+    """Header names made unique (a repeated name gets ``__2``...; an empty one ``column<N>``)
+    and the names that were repeated."""
+    seen: set[str] = set()
+    names, repeated = [], []
+    for i, name in enumerate(header):
+        candidate = name or f"column{i}"
+        if candidate in seen:
+            repeated.append(candidate)
+            n = 2
+            while f"{candidate}__{n}" in seen:
+                n += 1
+            candidate = f"{candidate}__{n}"
+        seen.add(candidate)
+        names.append(candidate)
+    return names, repeated
+
+
+def _ends_with_line_break(path: Path) -> bool:
+    with path.open("rb") as fh:
+        fh.seek(-1, os.SEEK_END)
+        return fh.read(1) in (b"\n", b"\r")
+
+
+def _reader_sql(path: Path, columns: list[str] | None = None, rejects: str | None = None
+                ) -> tuple[str, str, int]:
+    """DuckDB table function reading ``path``, its format, and the line offset of record 1.
+
+    A CSV is read with the header's ``columns`` fixed (every one VARCHAR: the contract, not the
+    data, decides every type) and records the reader rejects stored in the temp tables
+    ``<rejects>_errors`` / ``<rejects>_scans``."""
+    p = path_literal(path)
     if path.suffix == ".csv":
-        # Text only: the contract, not the data, decides every type. Line 1 is the header.
+        cols = "{" + ", ".join(f"{literal(c)}: 'VARCHAR'" for c in columns or []) + "}"
         return (
-            f"read_csv({p}, header=true, all_varchar=true, delim=',', quote='\"', "
-            f"escape='\"', strict_mode=false, null_padding=true)",
+            f"read_csv({p}, header=true, auto_detect=false, columns={cols}, delim=',', "
+            f"quote='\"', escape='\"', strict_mode=true, null_padding=false, ignore_errors=true, "
+            f"store_rejects=true, rejects_table={literal(rejects + '_errors')}, "
+            f"rejects_scan={literal(rejects + '_scans')})",
             "csv",
             1,
         )
@@ -145,13 +368,19 @@ def _reader_sql(path: Path) -> tuple[str, str, int]:
         return f"read_parquet({p})", "parquet", 0
     if path.suffix == ".json":
         return f"read_json({p}, format='auto', records=true)", "json", 0
-    raise ExportError(f"{path}: unsupported file type {path.suffix!r}")
+    raise ExportError(f"{path}: unsupported file type {path.suffix!r}", rule="unreadable")
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
 
 
 def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("create schema if not exists raw")
     con.execute(QUARANTINE_DDL)
     con.execute(LOAD_AUDIT_DDL)
+    # A build database from before the column existed.
+    con.execute("alter table raw.load_audit add column if not exists warnings varchar")
 
 
 def create_empty_table(con: duckdb.DuckDBPyConnection, spec: TableSpec) -> None:
@@ -169,6 +398,7 @@ def load_table(
     mapping = mapping or SourceMapping()
     raw_dir = Path(raw_dir)
     ensure_raw_schema(con)
+    stray = [s.warning for s in stray_files(raw_dir) if s.table_name == spec.name]
     path = find_export(spec, raw_dir)
     con.execute("delete from raw.quarantine where table_name = ?", [spec.name])
 
@@ -176,41 +406,184 @@ def load_table(
         if not spec.optional:
             raise ExportError(
                 f"{spec.system}/{spec.entity}: required export missing: expected "
-                f"{raw_dir / spec.system / spec.entity}.csv (or .parquet, .json)"
+                f"{raw_dir / spec.system / spec.entity}.csv (or .parquet, .json)",
+                rule="missing_file",
             )
         create_empty_table(con, spec)
-        result = LoadResult(spec.name, None, None, None, 0, 0, 0, 0, (), {})
+        result = LoadResult(spec.name, None, None, None, 0, 0, 0, 0, (), {}, (), tuple(stray))
         _record_audit(con, result)
         return result
 
-    reader, file_format, line_offset = _reader_sql(path)
+    tag = f"_load_{uuid.uuid4().hex[:12]}"
     try:
-        source_cols = {
-            row[0]: row[1] for row in con.execute(f"describe select * from {reader}").fetchall()
-        }
-    except duckdb.Error as exc:
-        raise ExportError(f"{path}: cannot be read as {file_format}: {exc}") from exc
+        return _load_file(con, spec, path, mapping, tag, stray)
+    finally:
+        for suffix, kind in (("_checked", "view"), ("_source", "table"), ("_rejected", "table"),
+                             ("_lines", "table"), ("_errors", "table"), ("_scans", "table")):
+            con.execute(f"drop {kind} if exists {tag}{suffix}")
+
+
+def _load_file(
+    con: duckdb.DuckDBPyConnection,
+    spec: TableSpec,
+    path: Path,
+    mapping: SourceMapping,
+    tag: str,
+    stray: list[str],
+) -> LoadResult:
+    warnings: list[str] = []
+    header_breaks = 0
+    if path.suffix == ".csv":
+        header, header_breaks = read_csv_header(path)
+        names, repeated = _unique_names(header)
+        if repeated:
+            warnings.append(f"repeated_columns: column name(s) repeated in the header, later "
+                            f"copies ignored: {listing(dict.fromkeys(repeated))}")
+        reader, file_format, line_offset = _reader_sql(path, names, tag)
+        source_cols = dict.fromkeys(names, "VARCHAR")
+    else:
+        reader, file_format, line_offset = _reader_sql(path)
+        try:
+            source_cols = {
+                row[0]: row[1] for row in con.execute(f"describe select * from {reader}").fetchall()
+            }
+        except duckdb.Error as exc:
+            raise ExportError(f"{path}: cannot be read as {file_format}: {_first_line(exc)}",
+                              rule="unreadable") from exc
 
     missing_required = [
         c.name for c in spec.columns
         if c.required and mapping.source_column(c.name) not in source_cols
     ]
     if missing_required:
-        names = ", ".join(
+        names_ = ", ".join(
             f"'{mapping.source_column(c)}'" + (f" (contract column '{c}')"
                                                  if mapping.source_column(c) != c else "")
             for c in missing_required
         )
+        rule, hint = "missing_column", ""
+        if len(source_cols) == 1:
+            only = next(iter(source_cols))
+            separator = next((s for s in (";", "\t", "|") if s in only), None)
+            if separator:
+                rule = "wrong_delimiter"
+                hint = (f"; the header is one column that contains {separator!r}: the file looks "
+                        f"{separator!r}-separated, and exports must be comma-separated")
         raise ExportError(
-            f"{path}: missing required column {names} for {spec.system}/{spec.entity}; "
-            f"the file has: {', '.join(source_cols) or 'no columns'}"
+            f"{path}: missing required column {names_} for {spec.system}/{spec.entity}; "
+            f"the file has: {listing(source_cols) or 'no columns'}{hint}",
+            rule=rule,
         )
     missing_optional = tuple(
         c.name for c in spec.columns if mapping.source_column(c.name) not in source_cols
     )
+    mapped = {mapping.source_column(c.name) for c in spec.columns}
+    extra = tuple(s for s in source_cols if s not in mapped)
+    if missing_optional:
+        warnings.append(f"missing_optional_columns: optional column(s) not in the file, loaded as "
+                        f"NULL: {listing(missing_optional)}")
+    if extra:
+        warnings.append(f"extra_columns: {len(extra)} column(s) not in the contract, ignored: "
+                        f"{listing(extra)}")
+
+    # The file is read once, into a temp table: record number, the columns the contract reads
+    # (all of them when the file is not absurdly wide, for raw_record), line breaks inside values.
+    kept = list(source_cols) if len(source_cols) <= RAW_RECORD_MAX_COLUMNS else [
+        s for s in source_cols if s in mapped
+    ]
+    text_kept = [s for s in kept if source_cols[s] == "VARCHAR"]
+    breaks = " + ".join(
+        f"coalesce(length({quote(s)}) - length(replace({quote(s)}, chr(10), '')), 0)"
+        for s in text_kept
+    ) if file_format == "csv" and text_kept else "0"
+    source_select = ", ".join(f"{quote(s)} as {quote('s__' + s)}" for s in kept)
+    try:
+        con.execute(
+            f"create temp table {tag}_source as select row_number() over () as _k, "
+            f"{breaks} as _breaks, {source_select} from {reader}"
+        )
+    except duckdb.Error as exc:
+        raise ExportError(f"{path}: cannot be read as {file_format}: {_first_line(exc)}",
+                          rule="unreadable") from exc
+    rows_valid = con.execute(f"select count(*) from {tag}_source").fetchone()[0]
+
+    # Records the CSV reader rejected (wrong field count, bad quotes, not UTF-8): one per record.
+    if file_format == "csv":
+        con.execute(
+            f"""
+            create temp table {tag}_rejected as
+            select
+                line as _rec,
+                arg_min(error_type::varchar, coalesce(column_idx, 0)) as error_type,
+                arg_min(column_name, coalesce(column_idx, 0)) as column_name,
+                arg_min(error_message, coalesce(column_idx, 0)) as error_message,
+                any_value(csv_line) as csv_line,
+                bool_or(error_type::varchar = 'INVALID ENCODING') as bad_encoding,
+                length(trim(any_value(csv_line), chr(10) || chr(13)))
+                    - length(replace(trim(any_value(csv_line), chr(10) || chr(13)), chr(10), ''))
+                    as _breaks
+            from {tag}_errors
+            group by line
+            """
+        )
+    else:
+        con.execute(
+            f"create temp table {tag}_rejected as select null::bigint as _rec, null as error_type, "
+            "null as column_name, null as error_message, null as csv_line, false as bad_encoding, "
+            "0 as _breaks where false"
+        )
+    rows_rejected = con.execute(f"select count(*) from {tag}_rejected").fetchone()[0]
+    rows_read = rows_valid + rows_rejected
+
+    # Record numbers (the reader's, header = 1: rejected records carry theirs, accepted records
+    # take the others in order) and file lines (plus the line breaks inside earlier records).
+    con.execute(
+        f"""
+        create temp table {tag}_lines as
+        with numbers as (
+            select rec as _rec, row_number() over (order by rec) as _k
+            from range({line_offset + 1}, {rows_read + line_offset + 1}) t(rec)
+            where rec not in (select _rec from {tag}_rejected)
+        ),
+        records as (
+            select n._rec, s._k, s._breaks from numbers n join {tag}_source s using (_k)
+            union all
+            select _rec, null as _k, _breaks from {tag}_rejected
+        )
+        select
+            _rec, _k,
+            _rec + {header_breaks} + coalesce(sum(_breaks) over (
+                order by _rec rows between unbounded preceding and 1 preceding), 0) as _line
+        from records
+        """
+    )
+    bad_encoding = con.execute(
+        f"select l._line, r.column_name, r.csv_line from {tag}_rejected r join {tag}_lines l "
+        f"on l._rec = r._rec and l._k is null where r.bad_encoding order by 1 limit 1"
+    ).fetchone()
+    if bad_encoding:
+        line, column, text = bad_encoding
+        raise ExportError(
+            f"{path}: is not UTF-8 text: line {line}, column {shown(column or '?')} holds bytes "
+            f"that are not UTF-8 (shown as ?: {shown(text.strip())}); the file looks Latin-1 or "
+            "Windows-1252 encoded: export it as UTF-8",
+            rule="encoding",
+        )
+    # A CSV must end with a line break: without one, its last record was cut short.
+    truncated_rec = None
+    if file_format == "csv" and rows_read and not _ends_with_line_break(path):
+        truncated_rec = con.execute(f"select max(_rec) from {tag}_lines").fetchone()[0]
+    truncated_reason = (
+        "the file ends without a line break: its last record was cut short (truncated file?)"
+    )
 
     # Per column: the trimmed text (NULL when empty), the typed value, and the violation.
     text_exprs, typed_exprs, checks = [], [], []
+    if truncated_rec is not None:
+        checks.append(
+            f"case when _rec = {int(truncated_rec)} then struct_pack(col := '{WHOLE_RECORD}', "
+            f"rule := 'truncated', reason := {literal(truncated_reason)}) end"
+        )
     for c in spec.columns:
         src = mapping.source_column(c.name)
         if src not in source_cols:
@@ -241,22 +614,21 @@ def load_table(
                 f"case when {t} is null then struct_pack(col := {literal(c.name)}, "
                 f"rule := 'missing_value', reason := {literal(f'{c.name}: required value is missing')}) end"
             )
+        not_valid = literal(f"' is not a valid {expected}")  # a format may hold any text
         checks.append(
             f"case when {t} is not null and {quote(c.name)} is null then struct_pack("
             f"col := {literal(c.name)}, rule := 'bad_type', reason := {literal(c.name + ': ')} || "
-            f"'''' || {t} || ''' is not a valid {expected}') end"
+            f"'''' || {t} || {not_valid}) end"
         )
 
     raw_record = "to_json(struct_pack(" + ", ".join(
-        f"{quote(s)} := {quote('s__' + s)}" for s in source_cols
-    ) + "))"
-    source_select = ", ".join(f"{quote(s)} as {quote('s__' + s)}" for s in source_cols)
+        f"{quote(s)} := {quote('s__' + s)}" for s in kept
+    ) + "))" if kept else "'{}'"
     con.execute(
         f"""
-        create or replace temp view _load_checked as
+        create temp view {tag}_checked as
         with source as (
-            select row_number() over () + {line_offset} as _line_number, {source_select}
-            from {reader}
+            select s.*, l._rec, l._line from {tag}_source s join {tag}_lines l using (_k)
         ),
         texts as (
             select *, {", ".join(text_exprs)}
@@ -274,20 +646,42 @@ def load_table(
     cols = ", ".join(quote(c.name) for c in spec.columns)
     con.execute(
         f"create or replace table raw.{spec.name} as "
-        f"select {cols} from _load_checked where len(_violations) = 0"
+        f"select {cols} from {tag}_checked where len(_violations) = 0 order by _k"
     )
     con.execute(
         f"""
         insert into raw.quarantine
-        select ?, ?, _line_number, _violations[1].col, _violations[1].rule,
+        select ?, ?, _line, _violations[1].col, _violations[1].rule,
                array_to_string(list_transform(_violations, v -> v.reason), '; '), {raw_record}
-        from _load_checked
+        from {tag}_checked
         where len(_violations) > 0
-        order by _line_number
+        order by _line
         """,
         [spec.name, str(path)],
     )
-    rows_read = con.execute(f"select count(*) from {reader}").fetchone()[0]
+    if rows_rejected:
+        rules = " ".join(f"when {literal(k)} then {literal(v)}" for k, v in CSV_REJECT_RULES.items())
+        counts = "r.error_message like 'Expected Number of Columns%'"
+        con.execute(
+            f"""
+            insert into raw.quarantine
+            select ?, ?, l._line, coalesce(r.column_name, '{WHOLE_RECORD}'),
+                   case when l._rec = ? then 'truncated'
+                        else coalesce(case r.error_type {rules} end, 'malformed') end,
+                   case when l._rec = ? then ? || '; ' else '' end
+                   || case when {counts}
+                           then 'the record has '
+                                || regexp_extract(r.error_message, 'Found: ([0-9]+)', 1)
+                                || ' fields, the header has '
+                                || regexp_extract(r.error_message, 'Columns: ([0-9]+)', 1)
+                           else coalesce(nullif(split_part(r.error_message, chr(10), 1), ''),
+                                         r.error_type, 'malformed record') end,
+                   to_json(struct_pack(csv_line := r.csv_line))
+            from {tag}_rejected r join {tag}_lines l on l._rec = r._rec and l._k is null
+            order by l._line
+            """,
+            [spec.name, str(path), truncated_rec, truncated_rec, truncated_reason],
+        )
     rows_loaded = con.execute(f"select count(*) from raw.{spec.name}").fetchone()[0]
     rows_quarantined = con.execute(
         "select count(*) from raw.quarantine where table_name = ?", [spec.name]
@@ -299,11 +693,13 @@ def load_table(
             [spec.name],
         ).fetchall()
     )
-    con.execute("drop view _load_checked")
     if rows_read != rows_loaded + rows_quarantined:  # pragma: no cover - an invariant
         raise AssertionError(
             f"{path}: rows read {rows_read} != loaded {rows_loaded} + quarantined {rows_quarantined}"
         )
+    if rows_read == 0:
+        warnings.append("no_rows: the export has no data rows (a header only)"
+                        if file_format == "csv" else "no_rows: the export has no rows")
     result = LoadResult(
         table_name=spec.name,
         source_file=str(path),
@@ -315,6 +711,8 @@ def load_table(
         rows_quarantined=rows_quarantined,
         missing_optional_columns=missing_optional,
         quarantine_by_rule=by_rule,
+        extra_columns=extra,
+        warnings=tuple(warnings + stray),
     )
     _record_audit(con, result)
     return result
@@ -323,9 +721,12 @@ def load_table(
 def _record_audit(con: duckdb.DuckDBPyConnection, r: LoadResult) -> None:
     con.execute("delete from raw.load_audit where table_name = ?", [r.table_name])
     con.execute(
-        "insert into raw.load_audit values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "insert into raw.load_audit (table_name, source_file, file_format, file_sha256, file_bytes, "
+        "rows_read, rows_loaded, rows_quarantined, missing_optional_columns, warnings) "
+        "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [r.table_name, r.source_file, r.file_format, r.file_sha256, r.file_bytes, r.rows_read,
-         r.rows_loaded, r.rows_quarantined, ", ".join(r.missing_optional_columns)],
+         r.rows_loaded, r.rows_quarantined, ", ".join(r.missing_optional_columns),
+         "\n".join(r.warnings)],
     )
 
 
@@ -347,3 +748,4 @@ def load_all(db_path: Path, raw_dir: Path, memory_limit: str = "4GB") -> list[Lo
         return [load_table(con, spec, Path(raw_dir)) for spec in TABLES]
     finally:
         con.close()
+

@@ -106,7 +106,9 @@ def _build_extract_asset(spec: TableSpec) -> dg.AssetsDefinition:
                 result = load_table(con, spec, warehouse.raw_path)
             except ExportError as exc:
                 # The file breaks the contract: the same every time, so never retried.
-                raise dg.Failure(description=str(exc), allow_retries=False) from exc
+                raise dg.Failure(
+                    description=str(exc), metadata={"rule": exc.rule}, allow_retries=False
+                ) from exc
             pause_at("extract", warehouse.warehouse_path)  # a test hook, inert in production
             # On the Spark target, the checked table also goes to Parquet for Spark to read.
             exported = export_for_spark(con, spec, warehouse.warehouse_path)
@@ -126,6 +128,8 @@ def _build_extract_asset(spec: TableSpec) -> dg.AssetsDefinition:
                 f"{result.source_file}: {result.rows_quarantined} of {result.rows_read} rows "
                 f"quarantined ({result.quarantine_by_rule}); see raw.quarantine"
             )
+        for warning in result.warnings:
+            context.log.warning(f"{spec.system}/{spec.entity}: {warning}")
         metadata = {
             **result.as_metadata(),
             "dagster/row_count": result.rows_loaded,
@@ -187,15 +191,16 @@ def _build_accounting_check(spec: TableSpec) -> dg.AssetChecksDefinition:
         blocking=True,
         description=(
             "Every row read is either loaded or quarantined (ERROR otherwise); WARN when rows were "
-            "quarantined, so they are seen."
+            "quarantined or the load had warnings (extra or missing optional columns, no data "
+            "rows, stray files next to the export), so they are seen."
         ),
     )
     def _check(warehouse: Warehouse) -> dg.AssetCheckResult:
         con = warehouse.connect(read_only=True)
         try:
             row = con.execute(
-                "select rows_read, rows_loaded, rows_quarantined from raw.load_audit "
-                "where table_name = ?",
+                "select rows_read, rows_loaded, rows_quarantined, coalesce(warnings, '') "
+                "from raw.load_audit where table_name = ?",
                 [spec.name],
             ).fetchone()
             loaded_now = con.execute(f"select count(*) from raw.{quote(spec.name)}").fetchone()[0]
@@ -204,15 +209,20 @@ def _build_accounting_check(spec: TableSpec) -> dg.AssetChecksDefinition:
             ).fetchone()[0]
         finally:
             con.close()
-        read, loaded, quarantined = row
+        read, loaded, quarantined, warnings = row
         balanced = read == loaded + quarantined and loaded == loaded_now and quarantined == quarantined_now
-        metadata = {"rows_read": read, "rows_loaded": loaded, "rows_quarantined": quarantined}
+        metadata = {"rows_read": read, "rows_loaded": loaded, "rows_quarantined": quarantined,
+                    "warnings": warnings or "none"}
         if not balanced:
             return dg.AssetCheckResult(
-                passed=False, severity=dg.AssetCheckSeverity.ERROR, metadata=metadata
+                passed=False, severity=dg.AssetCheckSeverity.ERROR, metadata=metadata,
+                description=f"rows read {read} != loaded {loaded} + quarantined {quarantined}",
             )
+        notes = ([f"{quarantined} of {read} rows quarantined"] if quarantined else []) + (
+            warnings.splitlines() if warnings else [])
         return dg.AssetCheckResult(
-            passed=quarantined == 0, severity=dg.AssetCheckSeverity.WARN, metadata=metadata
+            passed=not notes, severity=dg.AssetCheckSeverity.WARN, metadata=metadata,
+            description="; ".join(notes)[:1000] if notes else f"All {read} rows loaded.",
         )
 
     return _check

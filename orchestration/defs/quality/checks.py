@@ -14,6 +14,10 @@ Per contract table, made by one factory:
 * ``volume`` (WARN, not blocking; ``product_usage_events``): the table is not empty, and no day
   in the 28 days up to the last event day is without events once events have started (an
   export that silently lost a day).
+* ``overlaps`` (WARN, not blocking; ``billing_subscriptions``, ``billing_invoice_lines``): two
+  subscriptions of one customer to the same plan active on the same day, or two recurring lines
+  of one subscription paying for the same day. Both can be legitimate (a second team on the same
+  plan, a proration) and both can be a duplicated record that double-counts MRR: a person looks.
 
 Every result carries the counts, a sample of offending values and rows (JSON) and a Markdown
 summary, so the UI answers "what is wrong and where" without a query.
@@ -22,6 +26,7 @@ summary, so the UI answers "what is wrong and where" without a query.
 # No ``from __future__ import annotations`` here: Dagster checks the ``context`` annotation of an
 # asset check against the class itself, and a string annotation fails that check.
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
@@ -45,10 +50,36 @@ from orchestration.lib.warehouse import Warehouse
 EXPECTATIONS_CHECK = "expectations_suite"
 FOREIGN_KEYS_CHECK = "foreign_keys"
 VOLUME_CHECK = "volume"
+OVERLAPS_CHECK = "overlaps"
 
 # Tables with a volume check, and the timestamp column their days are counted on.
 VOLUME_COLUMNS: dict[str, str] = {"product_usage_events": "event_at"}
 VOLUME_LOOKBACK_DAYS = 28
+
+
+@dataclass(frozen=True)
+class OverlapRule:
+    """Rows sharing ``partition`` values whose ``[start, end)`` periods must not overlap (an empty
+    ``end`` is open-ended); only rows matching ``where`` (SQL on the raw table) count."""
+
+    partition: tuple[str, ...]
+    start: str
+    end: str
+    what: str
+    where: str = "true"
+
+
+OVERLAP_RULES: dict[str, OverlapRule] = {
+    "billing_subscriptions": OverlapRule(
+        ("customer_id", "plan_id"), "start_date", "canceled_date",
+        "subscriptions of one customer to the same plan active on the same day",
+    ),
+    "billing_invoice_lines": OverlapRule(
+        ("subscription_id",), "service_period_start", "service_period_end",
+        "recurring lines of one subscription paying for the same day",
+        where="line_type = 'recurring'",
+    ),
+}
 
 
 def raw_key(spec: TableSpec) -> dg.AssetKey:
@@ -131,7 +162,8 @@ def _build_expectations_check(
         )
         blocking_failed = [r for r in result.failures if r.blocking]
         failed_labels = ", ".join(
-            f"{r.label}: {r.unexpected_count if r.error is None else 'error'}"
+            f"{r.label} [{r.meta.get('rule', '')}]: "
+            f"{r.unexpected_count if r.error is None else 'error'}"
             for r in result.failures
         )
         return dg.AssetCheckResult(
@@ -372,6 +404,71 @@ def _build_volume_check(spec: TableSpec, column: str) -> dg.AssetChecksDefinitio
     return _check
 
 
+# ----------------------------------------------------------------------------------- overlaps
+
+
+def check_overlaps(con, spec: TableSpec, rule: OverlapRule, sample_size: int = SAMPLE_SIZE) -> dict:
+    """Rows whose period starts before an earlier row of the same partition has ended (ordered
+    by start, then key), with a sample of them and of the rows they overlap."""
+    key = [quote(k) for k in spec.primary_key]
+    part = [quote(p) for p in rule.partition]
+    start, end = quote(rule.start), quote(rule.end)
+    overlapping = f"""
+        with periods as (
+            select {", ".join(dict.fromkeys(key + part))}, {start} as period_start,
+                   coalesce({end}, 'infinity'::date) as period_end
+            from {_relation(spec.name)}
+            where ({rule.where}) and {start} is not null
+              and {" and ".join(f"{p} is not null" for p in part)}
+        ),
+        ordered as (
+            select *, max(period_end) over (
+                partition by {", ".join(part)} order by period_start, {", ".join(key)}
+                rows between unbounded preceding and 1 preceding) as earlier_end
+            from periods
+        )
+        select * from ordered where period_start < earlier_end
+    """
+    count = con.execute(f"select count(*) from ({overlapping})").fetchone()[0]
+    cur = con.execute(
+        f"select * exclude (earlier_end) from ({overlapping}) order by all limit {int(sample_size)}"
+    )
+    names = [d[0] for d in cur.description]
+    rows = [json_safe(dict(zip(names, row, strict=False))) for row in cur.fetchall()]
+    return {"overlapping_rows": count, "sample_rows": rows}
+
+
+def _build_overlaps_check(spec: TableSpec, rule: OverlapRule) -> dg.AssetChecksDefinition:
+    @dg.asset_check(
+        asset=raw_key(spec),
+        name=OVERLAPS_CHECK,
+        blocking=False,
+        description=(
+            f"WARN when {rule.what} (`{rule.start}` to `{rule.end}`, per "
+            f"{', '.join(f'`{p}`' for p in rule.partition)}): legitimate sometimes, a duplicate "
+            "that double-counts MRR other times."
+        ),
+    )
+    def _check(warehouse: Warehouse) -> dg.AssetCheckResult:
+        with warehouse.connect(read_only=True) as con:
+            result = check_overlaps(con, spec, rule)
+        n = result["overlapping_rows"]
+        return dg.AssetCheckResult(
+            passed=n == 0,
+            severity=dg.AssetCheckSeverity.WARN,
+            description=(
+                f"{n} row(s) of raw.{spec.name} overlap an earlier one: {rule.what}."
+                if n else f"No {rule.what}."
+            ),
+            metadata={
+                "overlapping_rows": n,
+                "sample_rows": dg.MetadataValue.json(result["sample_rows"]),
+            },
+        )
+
+    return _check
+
+
 # ------------------------------------------------------------------------------------ factory
 
 
@@ -394,6 +491,8 @@ def build_raw_quality_checks(
             checks.append(_build_foreign_keys_check(spec))
         if spec.name in VOLUME_COLUMNS:
             checks.append(_build_volume_check(spec, VOLUME_COLUMNS[spec.name]))
+        if spec.name in OVERLAP_RULES:
+            checks.append(_build_overlaps_check(spec, OVERLAP_RULES[spec.name]))
     return checks
 
 
@@ -406,6 +505,8 @@ def check_names_by_table() -> dict[str, list[str]]:
             names.append(FOREIGN_KEYS_CHECK)
         if spec.name in VOLUME_COLUMNS:
             names.append(VOLUME_CHECK)
+        if spec.name in OVERLAP_RULES:
+            names.append(OVERLAPS_CHECK)
         out[spec.name] = names
     return out
 
