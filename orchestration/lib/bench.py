@@ -439,6 +439,11 @@ def pipeline_figures(run: StageRun) -> dict[str, Any]:
         "dbt_nodes": len(dbt_nodes),
         "slowest_dbt_nodes": sorted(dbt_nodes, key=lambda n: -n["seconds"])[:10],
         "steps": len(report["steps"]),
+        "slowest_steps": sorted(
+            ({"step": st["step"], "stage": st["stage"], "seconds": st["end"] - st["start"]}
+             for st in report["steps"] if st["start"] is not None and st["end"] is not None),
+            key=lambda st: -st["seconds"],
+        )[:10],
     }
 
 
@@ -735,6 +740,7 @@ def summarize(profile: Profile, ds: Dataset, runs: list[dict[str, Any]], opts: O
             "dbt_outside_nodes_seconds": _summary([f["dbt_outside_nodes_seconds"] for f in figures]),
             "dbt_nodes": figures[-1]["dbt_nodes"],
             "slowest_dbt_nodes": figures[-1]["slowest_dbt_nodes"],
+            "slowest_steps": figures[-1]["slowest_steps"],
         }
 
     floor = {
@@ -899,10 +905,13 @@ def render(results: Sequence[dict[str, Any]]) -> str:
         ]
         ratio_table = tabulate(ratio_rows, headers=["ratio", "value", "target (at medium)", "met"],
                                tablefmt="github", disable_numparse=True)
-        slow = r["incremental"]["slowest_dbt_nodes"][:5]
-        slow_line = ", ".join(f"{n['node'].split('/')[-1]} {n['seconds']:.1f} s" for n in slow)
+        inc = r["incremental"]
+        steps = ", ".join(f"{st['step']} {st['seconds']:.1f} s" for st in inc.get("slowest_steps", [])[:5])
+        nodes = ", ".join(f"{n['node'].split('/')[-1]} {n['seconds']:.1f} s"
+                          for n in inc["slowest_dbt_nodes"][:5])
         parts.append(f"{head}\n\n{table}\n\n{ratio_table}\n\n"
-                     f"Slowest dbt nodes of the incremental run: {slow_line or 'n/a'}")
+                     f"Incremental run, slowest steps: {steps or 'n/a'}; "
+                     f"slowest dbt nodes: {nodes or 'n/a'}.")
     rows = growth(results)
     if rows:
         grow = tabulate(

@@ -146,7 +146,10 @@ def pipeline(dbt_select: str | None) -> dict[str, Any]:
     stages = _stage_of_steps()
     if dbt_select:
         job = _subset_job(defs, dbt_select)
-    instance = dg.DagsterInstance.get()
+    try:
+        instance = dg.DagsterInstance.get()  # $DAGSTER_HOME, as `make run`
+    except dg.DagsterInvariantViolationError:
+        instance = dg.DagsterInstance.ephemeral()
     ready = time.time()
     result = job.execute_in_process(
         instance=instance,
