@@ -150,7 +150,13 @@ def finish(proc: subprocess.Popen, timeout: float = RUN_TIMEOUT_SECONDS) -> int:
         proc.wait()
         raise
     finally:
+        proc.ended = time.monotonic()  # type: ignore[attr-defined]
         proc.log_file.close()  # type: ignore[attr-defined]
+
+
+def completed(proc: subprocess.Popen) -> CompletedRefresh:
+    """A finished refresh: status, seconds from start to end, its log."""
+    return CompletedRefresh(proc.returncode, proc.ended - proc.started, proc.log_path)  # type: ignore[attr-defined]
 
 
 def log_tail(path: Path, lines: int = 15) -> str:
@@ -200,8 +206,8 @@ class CompletedRefresh:
 def run_refresh(raw_dir: Path, warehouse_dir: Path, log_path: Path,
                 extra_env: dict[str, str] | None = None) -> CompletedRefresh:
     proc = start_refresh(raw_dir, warehouse_dir, log_path, extra_env=extra_env)
-    code = finish(proc)
-    return CompletedRefresh(code, time.monotonic() - proc.started, log_path)  # type: ignore[attr-defined]
+    finish(proc)
+    return completed(proc)
 
 
 # --- the baseline --------------------------------------------------------------------------------
@@ -327,7 +333,6 @@ class TwoAtOnce:
     before: PublishedState
     while_first_ran: PublishedState
     first_returncode: int | None  # None: the first was killed instead of finishing
-    second_returncode_expected: int
     after: PublishedState
     uninterrupted: PublishedState
     build_opens: bool
@@ -400,16 +405,14 @@ def two_at_once(baseline: Baseline, work_dir: Path, second_waits: bool = False,
         first_code = None
     if second_waits:
         finish(second_proc)
-    second = CompletedRefresh(second_proc.returncode, time.monotonic() - second_proc.started,  # type: ignore[attr-defined]
-                              second_proc.log_path)  # type: ignore[attr-defined]
+    second = completed(second_proc)
     try:
         duckdb.connect(str(warehouse / BUILD_DB_NAME), read_only=True).close()
         build_opens = True
     except duckdb.Error:
         build_opens = False
     return TwoAtOnce(first.pid, second, second_waits, before, while_first_ran, first_code,
-                     0 if second_waits else EXIT_REFRESH_RUNNING, published_state(published),
-                     baseline.state, build_opens)
+                     published_state(published), baseline.state, build_opens)
 
 
 # --- analysts reading during a run ---------------------------------------------------------------
