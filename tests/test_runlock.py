@@ -259,3 +259,26 @@ def test_queued_refresh_runs_wait_for_each_other(tmp_path, monkeypatch):
     assert "$(DAGSTER_HOME)/dagster.yaml: dagster.yaml" in makefile
     assert re.search(r"^run: .*\$\(DAGSTER_HOME\)/dagster\.yaml", makefile, re.M)
     assert re.search(r"^dev: .*\$\(DAGSTER_HOME\)/dagster\.yaml", makefile, re.M)
+
+
+def test_publish_removes_the_temporary_copies_of_killed_publishes(tmp_path):
+    from orchestration.lib.publish import remove_stale_temporaries
+
+    published = tmp_path / "cs_metrics.duckdb"
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                              capture_output=True, text=True, check=True).stdout.strip()
+        names = [f".cs_metrics.duckdb.{dead}.tmp", f".cs_metrics.duckdb.{alive.pid}.tmp",
+                 f".cs_metrics.duckdb.{os.getpid()}.tmp"]
+        for name in names:
+            (tmp_path / name).write_bytes(b"half a copy")
+        # Without the refresh lock: only a dead publisher's copy goes.
+        assert [p.name for p in remove_stale_temporaries(published)] == [names[0]]
+        # Holding it, no other publisher can be at work: every copy but this process's own goes.
+        with refresh_lock(tmp_path, wait_seconds=0):
+            assert [p.name for p in remove_stale_temporaries(published)] == [names[1]]
+        assert sorted(p.name for p in tmp_path.glob(".cs_metrics.duckdb.*.tmp")) == [names[2]]
+    finally:
+        alive.kill()
+        alive.wait()

@@ -150,7 +150,13 @@ def finish(proc: subprocess.Popen, timeout: float = RUN_TIMEOUT_SECONDS) -> int:
         proc.wait()
         raise
     finally:
+        proc.ended = time.monotonic()  # type: ignore[attr-defined]
         proc.log_file.close()  # type: ignore[attr-defined]
+
+
+def completed(proc: subprocess.Popen) -> CompletedRefresh:
+    """A finished refresh: status, seconds from start to end, its log."""
+    return CompletedRefresh(proc.returncode, proc.ended - proc.started, proc.log_path)  # type: ignore[attr-defined]
 
 
 def log_tail(path: Path, lines: int = 15) -> str:
@@ -200,8 +206,8 @@ class CompletedRefresh:
 def run_refresh(raw_dir: Path, warehouse_dir: Path, log_path: Path,
                 extra_env: dict[str, str] | None = None) -> CompletedRefresh:
     proc = start_refresh(raw_dir, warehouse_dir, log_path, extra_env=extra_env)
-    code = finish(proc)
-    return CompletedRefresh(code, time.monotonic() - proc.started, log_path)  # type: ignore[attr-defined]
+    finish(proc)
+    return completed(proc)
 
 
 # --- the baseline --------------------------------------------------------------------------------
@@ -327,7 +333,6 @@ class TwoAtOnce:
     before: PublishedState
     while_first_ran: PublishedState
     first_returncode: int | None  # None: the first was killed instead of finishing
-    second_returncode_expected: int
     after: PublishedState
     uninterrupted: PublishedState
     build_opens: bool
@@ -400,16 +405,14 @@ def two_at_once(baseline: Baseline, work_dir: Path, second_waits: bool = False,
         first_code = None
     if second_waits:
         finish(second_proc)
-    second = CompletedRefresh(second_proc.returncode, time.monotonic() - second_proc.started,  # type: ignore[attr-defined]
-                              second_proc.log_path)  # type: ignore[attr-defined]
+    second = completed(second_proc)
     try:
         duckdb.connect(str(warehouse / BUILD_DB_NAME), read_only=True).close()
         build_opens = True
     except duckdb.Error:
         build_opens = False
     return TwoAtOnce(first.pid, second, second_waits, before, while_first_ran, first_code,
-                     0 if second_waits else EXIT_REFRESH_RUNNING, published_state(published),
-                     baseline.state, build_opens)
+                     published_state(published), baseline.state, build_opens)
 
 
 # --- analysts reading during a run ---------------------------------------------------------------
@@ -419,12 +422,12 @@ READER = textwrap.dedent(
     import json, os, sys, time
     import duckdb
     from orchestration.lib.mart_checksums import fingerprint, read_checksums
-    db, out, stop = sys.argv[1:4]
+    db, out, stop, pause = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
     with open(out, "w") as fh:
         while not os.path.exists(stop):
             started = time.time()
             try:
-                con = duckdb.connect(db, read_only=True)
+                con = duckdb.connect(db, read_only=True, config={"threads": 1})
                 try:
                     state = fingerprint(read_checksums(con))
                 finally:
@@ -433,7 +436,7 @@ READER = textwrap.dedent(
             except Exception as exc:
                 fh.write(json.dumps({"t": started, "error": f"{type(exc).__name__}: {exc}"}) + "\\n")
             fh.flush()
-            time.sleep(0.2)
+            time.sleep(pause)
     """
 )
 
@@ -493,9 +496,12 @@ class ReadersDuringRun:
 
 
 def readers_during_run(baseline: Baseline, work_dir: Path, readers: int = 10,
-                       extra_env: dict[str, str] | None = None) -> ReadersDuringRun:
+                       extra_env: dict[str, str] | None = None, pause_seconds: float = 1.0) -> ReadersDuringRun:
     """``readers`` processes query the published file in a loop while a refresh with different
-    inputs (by default the reporting date a week earlier) runs and publishes."""
+    inputs (by default the reporting date a week earlier) runs and publishes. Each query opens
+    a fresh read-only connection (one DuckDB thread) and checksums every mart table; a reader
+    pauses ``pause_seconds`` between queries (ten readers without a pause would take the CPU
+    from the run they watch)."""
     warehouse = baseline.copy_to(Path(work_dir) / "readers")
     published = warehouse / PUBLISHED_DB_NAME
     if extra_env is None:
@@ -509,14 +515,15 @@ def readers_during_run(baseline: Baseline, work_dir: Path, readers: int = 10,
     stop = Path(work_dir) / "readers.stop"
     stop.unlink(missing_ok=True)
     outs = [Path(work_dir) / f"reader_{i}.jsonl" for i in range(readers)]
-    procs = [subprocess.Popen([sys.executable, "-c", READER, str(published), str(out), str(stop)],
+    procs = [subprocess.Popen([sys.executable, "-c", READER, str(published), str(out), str(stop),
+                               str(pause_seconds)],
                               cwd=REPO_ROOT, stderr=subprocess.DEVNULL) for out in outs]
     try:
         deadline = time.monotonic() + 120
         while not all(out.exists() and out.stat().st_size for out in outs) and time.monotonic() < deadline:
             time.sleep(0.2)  # every reader has seen the old file
         run = run_refresh(baseline.raw_dir, warehouse, Path(work_dir) / "readers_run.log", extra_env=extra_env)
-        time.sleep(3)  # and the new one
+        time.sleep(5)  # and the new one
     finally:
         stop.touch()
         for proc in procs:
