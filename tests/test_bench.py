@@ -55,7 +55,7 @@ def test_table_shows_every_stage_with_a_time(tiny):
         assert f"| {row}" in tiny.table
     r = tiny.result
     for kind in ("pipeline", "incremental"):
-        for stage in ("startup", "extract", "checks", "dbt_build", "publish"):
+        for stage in ("startup", "run_start", "extract", "checks", "dbt_build", "publish"):
             assert r[kind]["stages"][stage]["median"] > 0, (kind, stage)
         assert r[kind]["peak_rss_mb"]["median"] > 100
     assert r["floor"]["seconds"]["median"] > 0

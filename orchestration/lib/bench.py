@@ -69,14 +69,15 @@ TARGET_PEAK_MB = 4096.0
 CENT = 0.005
 RATIO_TOLERANCE = 1e-9
 
-PIPELINE_STAGES = ("startup", "extract", "checks", "dbt_build", "publish", "other")
+PIPELINE_STAGES = ("startup", "run_start", "extract", "checks", "dbt_build", "publish", "other")
 STAGE_LABELS = {
-    "startup": "start-up (interpreter, imports, definitions)",
+    "startup": "start-up (interpreter, imports, code location)",
+    "run_start": "run start (execution plan, run records; before the first step)",
     "extract": "extract (load + contract checks)",
     "checks": "raw checks (GX suites, foreign keys, volume)",
     "dbt_build": "dbt build (models + tests)",
     "publish": "publish (audit, copy, swap)",
-    "other": "orchestration between steps, shutdown",
+    "other": "between steps, after the last one, process exit",
 }
 
 
@@ -415,6 +416,10 @@ def pipeline_figures(run: StageRun) -> dict[str, Any]:
     windows: dict[str, list[tuple[float, float]]] = {s: [] for s in PIPELINE_STAGES}
     seconds["startup"] = report["ready"] - run.spawned
     windows["startup"].append((run.spawned, report["ready"]))
+    starts = [step["start"] for step in report["steps"] if step["start"] is not None]
+    first_step = min(starts, default=report["job_end"])
+    seconds["run_start"] = first_step - report["ready"]
+    windows["run_start"].append((report["ready"], first_step))
     for step in report["steps"]:
         if step["start"] is None or step["end"] is None:
             continue
@@ -450,6 +455,8 @@ def pipeline_figures(run: StageRun) -> dict[str, Any]:
 # ================================================================== baseline == marts
 
 
+BASELINE_DATE_COLUMNS = {"month", "period_start", "period_end"}
+# figure -> (baseline file, mart query, key, {column: tolerance, None = exactly equal})
 COMPARISONS = {
     "mrr_movements": (
         "mrr_movements.parquet",
@@ -475,6 +482,11 @@ COMPARISONS = {
 }
 
 
+def _baseline_column(column: str) -> str:
+    """pandas writes dates as timestamps: compare them as dates."""
+    return f"cast(b.{column} as date)" if column in BASELINE_DATE_COLUMNS else f"b.{column}"
+
+
 def compare_with_marts(baseline_dir: Path, published_db: Path) -> dict[str, Any]:
     """Row by row, the baseline's figures against the published marts. Returns, per figure,
     the rows on each side and the mismatches (rows on one side only, or a value that differs
@@ -486,14 +498,11 @@ def compare_with_marts(baseline_dir: Path, published_db: Path) -> dict[str, Any]
         con.execute("use published")
         for name, (file, mart_sql, keys, columns) in COMPARISONS.items():
             base = f"read_parquet({_sql_path(baseline_dir / file)})"
-            key_cast = {k: ("cast(b.{k} as date)" if k in ("month", "period_start") else "b.{k}")
-                        for k in keys}
-            on = " and ".join(f"{key_cast[k].format(k=k)} = m.{k}" for k in keys)
+            on = " and ".join(f"{_baseline_column(k)} = m.{k}" for k in keys)
             differs = []
             for col, tol in columns.items():
-                b_col = f"cast(b.{col} as date)" if col == "period_end" else f"b.{col}"
                 if tol is None:
-                    differs.append(f"{b_col} is distinct from m.{col}")
+                    differs.append(f"{_baseline_column(col)} is distinct from m.{col}")
                 else:
                     differs.append(
                         f"((b.{col} is null) <> (m.{col} is null) "
