@@ -457,6 +457,8 @@ def _full(raw: Path, warehouse_dir: Path, published_db: Path | None):
         if not e.is_step_failure:
             continue
         data = e.event_specific_data
+        if data.error is not None and data.error.cls_name == "DagsterAssetCheckFailedError":
+            continue  # a blocking check failed: its evaluation below says which and why
         user = data.user_failure_data
         meta = dict(user.metadata) if user and user.metadata else {}
         rule = meta.get("rule")
