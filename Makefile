@@ -15,7 +15,7 @@ SEED ?= 7
 DEV_HOST ?= 127.0.0.1
 DEV_PORT ?= 3000
 
-.PHONY: install install-spark run dev test test-slow test-spark lint docs clean
+.PHONY: install install-spark run dev test test-slow test-spark lint docs reliability bench clean
 
 # uv itself, in a private bootstrap venv, so the only prerequisite is Python 3.11.
 $(UV):
@@ -71,6 +71,20 @@ lint: install
 docs: install
 	$(VENV)/bin/python -m orchestration.lib.contract
 	$(VENV)/bin/python -m orchestration.lib.docs_site --out build/docs
+
+## make reliability: the broken-export corpus (loader + raw gate), then killed runs, two refreshes
+## at once and ten readers during a run; prints both tables (build/reliability/)
+reliability: install | $(DAGSTER_HOME)
+	rm -rf build/reliability
+	$(VENV)/bin/python -m tests.reliability.make_corpus build/reliability/corpus
+	$(VENV)/bin/python -m orchestration.lib.reliability build/reliability/corpus build/reliability/work
+	$(VENV)/bin/python -m orchestration.lib.reliability_runs --work build/reliability/runs
+
+## make bench PROFILE=small REPEAT=3: floor, pipeline, pandas notebook, daily incremental run
+PROFILE ?= small
+REPEAT ?= 3
+bench: install | $(DAGSTER_HOME)
+	$(VENV)/bin/python -m benchmarks.bench --profile $(PROFILE) --repeat $(REPEAT)
 
 clean:
 	rm -rf $(VENV) .uv dbt_project/target dbt_project/logs .pytest_cache build
