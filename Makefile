@@ -55,7 +55,7 @@ dev: install $(DAGSTER_HOME)/dagster.yaml
 
 ## make test: the default suite (what CI runs), the Spark parity test included.
 test: install-spark
-	$(VENV)/bin/ruff check orchestration sample_company tests
+	$(VENV)/bin/ruff check orchestration sample_company tests benchmarks
 	$(VENV)/bin/python -m pytest -m "not slow"
 
 test-slow: install
@@ -65,7 +65,7 @@ test-spark: install-spark
 	CS_SPARK_PARITY_DATA_TESTS=1 $(VENV)/bin/python -m pytest -m spark
 
 lint: install
-	$(VENV)/bin/ruff check orchestration sample_company tests
+	$(VENV)/bin/ruff check orchestration sample_company tests benchmarks
 
 ## make docs: dbt docs and Great Expectations data docs from the published file, in build/docs/
 docs: install

@@ -821,10 +821,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--open", action="store_true", help="open the report in the default browser")
     p.add_argument("--db", help="published DuckDB file; the report is looked for beside it")
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("bench", help="benchmark: DuckDB floor, pipeline, pandas notebook, daily run",
+                       description=_wrap("The benchmark of benchmarks/README.md (what `make bench` "
+                                   "runs); every option after `bench` goes to it, e.g. "
+                                   "`cs-metrics bench --profile small --repeat 3`."),
+                       formatter_class=fmt, add_help=False)
+    p.add_argument("bench_args", nargs=argparse.REMAINDER, help="options of the benchmark (--help)")
+    p.set_defaults(func=cmd_bench)
     return parser
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from orchestration.lib.bench import main as bench_main
+
+    return bench_main(args.bench_args)
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["bench"]:  # every option after `bench` belongs to the benchmark
+        return cmd_bench(argparse.Namespace(bench_args=argv[1:]))
     args = build_parser().parse_args(argv)
     saved_as_of = os.environ.get("CS_AS_OF_DATE")
     try:
