@@ -229,8 +229,9 @@ def test_stage_memory_is_the_child_trees_peak(tmp_path):
             "time.sleep(0.5)")
     run = bench.run_stage("alloc", [sys.executable, "-c", grow], {}, tmp_path / "alloc.log")
     assert run.returncode == 0 and run.stopped is None
-    assert 300 <= run.peak_rss_mb < 600
-    assert 300 <= run.largest_process_rss_mb < 600
+    # at least the 300 MB, and not the sum of many samples (loose top: interpreter + page cache)
+    assert 300 <= run.peak_rss_mb < 1200
+    assert 300 <= run.largest_process_rss_mb < 1200
     capped = bench.run_stage("capped", [sys.executable, "-c", grow], {}, tmp_path / "capped.log",
                              rss_cap_mb=150)
     assert capped.returncode != 0 and capped.stopped.startswith("memory cap")

@@ -152,7 +152,7 @@ def _sql_path(path: Path) -> str:
 
 
 def append_next_day(raw: Path, out: Path) -> tuple[date, date, int]:
-    """The next morning's exports in ``out``: every file of ``raw`` linked, except the usage
+    """The next morning's exports in ``out``: every file of ``raw`` hard-linked, except the usage
     events, rewritten with one more day: the last day's events again, one day later, with new
     event ids. Returns (last day, new day, events added)."""
     if out.exists():
@@ -161,7 +161,11 @@ def append_next_day(raw: Path, out: Path) -> tuple[date, date, int]:
         target = out / path.relative_to(raw)
         target.parent.mkdir(parents=True, exist_ok=True)
         if path.name != "usage_events.parquet":
-            target.symlink_to(path.resolve())
+            # A hard link (or a copy): the loader refuses symlinks that lead out of the raw folder.
+            try:
+                os.link(path, target)
+            except OSError:
+                shutil.copy2(path, target)
     src = raw / "product" / "usage_events.parquet"
     dst = out / "product" / "usage_events.parquet"
     con = duckdb.connect()
