@@ -6,12 +6,12 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from orchestration.lib.warehouse import pipeline_env  # noqa: F401  (tests import it from here)
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -47,21 +47,6 @@ def dbt_manifest() -> Path:
 def small_company(tmp_path_factory) -> Path:
     """A generated company (exports + ground truth); copy it before changing anything."""
     return generate_company(tmp_path_factory.mktemp("company") / "raw")
-
-
-@contextmanager
-def pipeline_env(raw_dir: Path, warehouse_dir: Path) -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in ("CS_RAW_DIR", "CS_WAREHOUSE_DIR")}
-    os.environ["CS_RAW_DIR"] = str(raw_dir)
-    os.environ["CS_WAREHOUSE_DIR"] = str(warehouse_dir)
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 @dataclass

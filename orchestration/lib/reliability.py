@@ -37,10 +37,8 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -417,20 +415,6 @@ def _row(case: dict, raw: Path, findings: list[Finding], results: dict[str, Load
 # ----------------------------------------------------------------------- the end-to-end variant
 
 
-@contextmanager
-def _pipeline_env(raw: Path, warehouse_dir: Path):
-    saved = {k: os.environ.get(k) for k in ("CS_RAW_DIR", "CS_WAREHOUSE_DIR")}
-    os.environ["CS_RAW_DIR"], os.environ["CS_WAREHOUSE_DIR"] = str(raw), str(warehouse_dir)
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
 def _full(raw: Path, warehouse_dir: Path, published_db: Path | None):
     """The whole refresh job; its findings, the load results, the tables that failed to load,
     and whether the published file is intact afterwards."""
@@ -438,7 +422,7 @@ def _full(raw: Path, warehouse_dir: Path, published_db: Path | None):
 
     from orchestration.definitions import defs
     from orchestration.lib.publish import AuditError, audit
-    from orchestration.lib.warehouse import BUILD_DB_NAME, PUBLISHED_DB_NAME
+    from orchestration.lib.warehouse import BUILD_DB_NAME, PUBLISHED_DB_NAME, pipeline_env
 
     warehouse_dir.mkdir(parents=True, exist_ok=True)
     published = warehouse_dir / PUBLISHED_DB_NAME
@@ -446,7 +430,7 @@ def _full(raw: Path, warehouse_dir: Path, published_db: Path | None):
         shutil.copyfile(published_db, published)
     before = file_sha256(published) if published.exists() else None
     (warehouse_dir / BUILD_DB_NAME).unlink(missing_ok=True)
-    with _pipeline_env(raw, warehouse_dir):
+    with pipeline_env(raw, warehouse_dir):
         result = defs.resolve_job_def("refresh").execute_in_process(
             instance=dg.DagsterInstance.ephemeral(), raise_on_error=False
         )

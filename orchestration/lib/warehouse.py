@@ -20,6 +20,27 @@ from orchestration.lib.loader import connect
 from orchestration.lib.runlock import record_child, refresh_lock, wait_seconds_for_run
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@contextmanager
+def scoped_env(values: dict[str, str]) -> Iterator[None]:
+    """Set environment variables for the duration of the block, then restore them as they were
+    (unset again when they were unset)."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def pipeline_env(raw_dir: Path, warehouse_dir: Path):
+    """Run the pipeline on these folders (what CS_RAW_DIR and CS_WAREHOUSE_DIR say)."""
+    return scoped_env({"CS_RAW_DIR": str(raw_dir), "CS_WAREHOUSE_DIR": str(warehouse_dir)})
 BUILD_DB_NAME = "build.duckdb"
 PUBLISHED_DB_NAME = "cs_metrics.duckdb"
 REPORT_NAME = "cs_kpi_report.html"

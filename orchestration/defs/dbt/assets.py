@@ -2,7 +2,6 @@
 
 
 import json
-import os
 import shutil
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -23,7 +22,7 @@ from orchestration.lib.headline import headline_config, headline_figures, row_co
 from orchestration.lib.killpoints import pause_at
 from orchestration.lib.raw_parquet import is_spark_target, spark_dbt_env
 from orchestration.lib.retry import retry_transient
-from orchestration.lib.warehouse import RefreshLock, Warehouse
+from orchestration.lib.warehouse import RefreshLock, Warehouse, scoped_env
 
 
 class CsDbtTranslator(DagsterDbtTranslator):
@@ -51,16 +50,8 @@ def _warehouse_env(warehouse: Warehouse) -> Iterator[None]:
     if is_spark_target():
         # Where Spark reads the raw Parquet and keeps its local tables (DECISIONS.md, Spark).
         wanted.update(spark_dbt_env(warehouse.warehouse_path))
-    saved = {k: os.environ.get(k) for k in wanted}
-    os.environ.update(wanted)
-    try:
+    with scoped_env(wanted):
         yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 @dbt_assets(
