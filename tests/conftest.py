@@ -120,6 +120,25 @@ class TwoRuns:
     second: RunOutcome
     first_health: list[tuple]
     first_alerts: list[tuple]
+    # An analyst's read-only connection to the first run's published file, held open during the
+    # second run (tests/test_publish.py): what it read before and after that run, its exit
+    # status and stderr, and the published file's inode before the second run.
+    reader_before: str
+    reader_after: str
+    reader_status: int
+    reader_stderr: str
+    first_inode: int
+
+
+# The analyst: reads a mart, holds the file open until told to go on, reads again.
+READER = """
+import sys, duckdb
+con = duckdb.connect(sys.argv[1], read_only=True)
+q = "select count(*), sum(end_mrr) from marts.fct_mrr_movements"
+print(con.execute(q).fetchone(), flush=True)
+sys.stdin.readline()          # hold the file open until the run has finished
+print(con.execute(q).fetchone(), flush=True)
+"""
 
 
 @pytest.fixture(scope="session")
@@ -146,14 +165,25 @@ def two_runs(dbt_manifest, small_company, tmp_path_factory) -> TwoRuns:
                 "select alert_id, rule_id, account_id, first_seen, last_seen, closed_at "
                 "from marts.fct_alerts").fetchall()
         os.environ["CS_AS_OF_DATE"] = as_of.isoformat()
-        second = run_pipeline(raw, warehouse)
+        first_inode = first.published_db.stat().st_ino
+        reader = subprocess.Popen(
+            [sys.executable, "-c", READER, str(first.published_db)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        try:
+            reader_before = reader.stdout.readline().strip()
+            second = run_pipeline(raw, warehouse)   # the reader holds the published file open
+            reader_after, reader_stderr = reader.communicate("go\n", timeout=60)
+        finally:
+            reader.kill()
         assert second.success, second.failed_steps()
     finally:
         if saved is None:
             os.environ.pop("CS_AS_OF_DATE", None)
         else:
             os.environ["CS_AS_OF_DATE"] = saved
-    return TwoRuns(earlier, as_of, first, second, first_health, first_alerts)
+    return TwoRuns(earlier, as_of, first, second, first_health, first_alerts,
+                   reader_before, reader_after.strip(), reader.returncode, reader_stderr, first_inode)
 
 
 @pytest.fixture(scope="module")

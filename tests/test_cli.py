@@ -340,6 +340,7 @@ def test_run_without_exports(tmp_path, capsys, monkeypatch):
     assert "cs-metrics generate" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_run_a_selection_gates_builds_and_publishes(published_run, tmp_path, capsys, monkeypatch):
     raw = copy_company(published_run.raw_dir, tmp_path / "raw")
     warehouse = tmp_path / "warehouse"

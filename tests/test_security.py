@@ -123,15 +123,26 @@ def _varchar_columns(con, schema: str) -> list[tuple[str, str]]:
         "order by 1, 2", [schema]).fetchall()
 
 
-def test_no_personal_data_of_contacts_in_the_published_marts(marts):
+def test_no_personal_data_of_contacts_in_the_published_marts(published_run, marts):
     mart_columns = marts.execute(
         "select table_name, column_name from information_schema.columns where table_schema = 'marts'"
     ).fetchall()
     assert [c for c in mart_columns if PERSONAL_COLUMN.search(c[1])] == []
     assert {c for _, c in mart_columns if c.endswith("_name")} == ALLOWED_NAME_COLUMNS
 
+    # The names and emails to look for: the build database has them as loaded.
+    marts.execute(f"attach '{published_run.build_db}' as build_copy (read_only)")
+    marts.execute("create temp table crm_contacts as select * from build_copy.raw.crm_contacts")
+    marts.execute("detach build_copy")
+    try:
+        _assert_no_contact_data_in_marts(marts)
+    finally:
+        marts.execute("drop table temp.crm_contacts")
+
+
+def _assert_no_contact_data_in_marts(marts) -> None:
     contacts = marts.execute(
-        "select count(*), count(full_name), count(email) from raw.crm_contacts").fetchone()
+        "select count(*), count(full_name), count(email) from temp.crm_contacts").fetchone()
     assert contacts[1] > 0 and contacts[2] > 0, "the sample has names and emails to leak"
     leaks = []
     for table, column in _varchar_columns(marts, "marts"):
@@ -139,10 +150,10 @@ def test_no_personal_data_of_contacts_in_the_published_marts(marts):
             f"""
             select count(*) filter (where regexp_matches(m.{column}, '{EMAIL}')),
                    (select count(*) from marts.{table} m2
-                    join (select distinct full_name from raw.crm_contacts where full_name is not null) c
+                    join (select distinct full_name from temp.crm_contacts where full_name is not null) c
                       on contains(m2.{column}, c.full_name)),
                    (select count(*) from marts.{table} m3
-                    join (select distinct email from raw.crm_contacts where email is not null) e
+                    join (select distinct email from temp.crm_contacts where email is not null) e
                       on contains(lower(m3.{column}), lower(e.email)))
             from marts.{table} m
             """).fetchone()
@@ -171,7 +182,8 @@ def test_a_champion_who_left_is_named_by_crm_id_in_the_alerts(marts):
 def test_personal_columns_outside_the_marts_are_only_the_loaded_exports(marts):
     """The published file also carries the raw layer (quarantine, load audit; README) and the
     staging views over it, with the export columns as delivered. Personal columns there are
-    exactly these (DECISIONS.md, Personal data in the marts); intermediate models hold none."""
+    exactly these (DECISIONS.md, Personal data in the marts); intermediate models hold none, and
+    those of customers' people are empty in the published file (the CSM roster is staff)."""
     found = marts.execute(
         "select table_schema, table_name, column_name from information_schema.columns "
         "where table_schema <> 'marts' order by all").fetchall()
@@ -182,6 +194,58 @@ def test_personal_columns_outside_the_marts_are_only_the_loaded_exports(marts):
         "staging.stg_crm__contacts.full_name", "staging.stg_crm__contacts.email",
         "staging.stg_crm__csm_roster.email", "staging.stg_product__users.email",
     }
+    for column in personal - {"raw.crm_csm_roster.email", "staging.stg_crm__csm_roster.email"}:
+        schema, table, name = column.split(".")
+        rows, values = marts.execute(f"select count(*), count({name}) from {schema}.{table}").fetchone()
+        assert rows > 0 and values == 0, column
+
+
+def test_the_published_file_holds_no_bytes_of_personal_data(tmp_path):
+    """The published file is written table by table, not copied and then masked: a masked value
+    would stay readable in the copy's freed blocks. Strings stored uncompressed show that."""
+    from orchestration.lib.publish import write_published_copy
+
+    build = tmp_path / "build.duckdb"
+    con = duckdb.connect(str(build))
+    con.execute("pragma force_compression = 'uncompressed'")
+    con.execute("create schema raw; create schema marts")
+    con.execute("create table raw.crm_contacts as select 'c' || range as contact_id, "
+                "'Person Name ' || range as full_name, 'person' || range || '@example.com' as email "
+                "from range(2000)")
+    con.execute("create table raw.quarantine (table_name varchar, raw_record varchar)")
+    con.execute("insert into raw.quarantine values ('crm_contacts', 'c9,Quarantined Person,q@example.com'), "
+                "('support_tickets', 't1,bad date')")
+    con.execute("create table marts.m as select 1 as x")
+    con.execute("checkpoint")
+    con.close()
+    assert b"person1999@example.com" in build.read_bytes()
+
+    # What masking a byte-for-byte copy would leave behind.
+    masked_copy = tmp_path / "masked_copy.duckdb"
+    shutil.copyfile(build, masked_copy)
+    con = duckdb.connect(str(masked_copy))
+    con.execute("create or replace table raw.crm_contacts as "
+                "select * replace (null::varchar as full_name, null::varchar as email) from raw.crm_contacts")
+    con.execute("checkpoint")
+    con.close()
+    assert b"person1999@example.com" in masked_copy.read_bytes()
+
+    published = tmp_path / "published.duckdb"
+    write_published_copy(build, published, include_personal=False)
+    data = published.read_bytes()
+    assert b"@example.com" not in data and b"Person Name" not in data
+    con = duckdb.connect(str(published), read_only=True)
+    assert con.execute("select count(*), count(full_name), count(email) from raw.crm_contacts").fetchone() == (
+        2000, 0, 0)
+    assert con.execute("select table_name, raw_record from raw.quarantine order by 1").fetchall() == [
+        ("crm_contacts", None), ("support_tickets", "t1,bad date")]
+    con.close()
+
+    configured_in = tmp_path / "configured_in.duckdb"
+    write_published_copy(build, configured_in, include_personal=True)
+    con = duckdb.connect(str(configured_in), read_only=True)
+    assert con.execute("select count(email) from raw.crm_contacts").fetchone()[0] == 2000
+    con.close()
 
 
 # --- credentials ----------------------------------------------------------------------------------

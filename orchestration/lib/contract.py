@@ -48,6 +48,9 @@ class Column:
     references: str | None = None  # "<system>_<entity>.<column>" this column must resolve to
     fmt: str | None = None  # strptime format for date/timestamp columns (default: ISO)
     not_future: bool = False  # an event that has happened: not after tomorrow (UTC) when checked
+    # Personal data of a customer's people (names, emails): loaded into the build database, but
+    # left out of the published file unless configured in (orchestration/lib/publish.py).
+    personal: bool = False
 
     @property
     def duckdb_type(self) -> str:
@@ -139,8 +142,8 @@ TABLES: tuple[TableSpec, ...] = (
             _c("contact_id", "varchar", "CRM contact id.", required=True),
             _c("account_id", "varchar", "Account the contact works for.", required=True,
                references=ACC),
-            _c("full_name", "varchar", "Name."),
-            _c("email", "varchar", "Email address."),
+            _c("full_name", "varchar", "Name (personal data).", personal=True),
+            _c("email", "varchar", "Email address (personal data).", personal=True),
             _c("role", "varchar", "Role in the relationship.", required=True, enum=CONTACT_ROLES),
             _c("active_from", "date", "Date the contact became active.", required=True, not_future=True),
             _c("left_date", "date", "Date the contact left or was deactivated; empty if active."),
@@ -406,7 +409,7 @@ TABLES: tuple[TableSpec, ...] = (
             _c("user_id", "varchar", "Product user id.", required=True),
             _c("account_id", "varchar", "Account the user belongs to.", required=True,
                references=ACC),
-            _c("email", "varchar", "Email."),
+            _c("email", "varchar", "Email (personal data).", personal=True),
             _c("provisioned_date", "date", "Date the user was provisioned.", required=True, not_future=True),
             _c("deactivated_date", "date", "Date the user was deactivated; empty if active."),
         ),

@@ -7,17 +7,23 @@ keeps reading the old (complete) version; the next ``connect`` sees the new one.
 anywhere before the replace leaves the published file exactly as it was; so does a run killed
 anywhere (the replace is atomic), and the temporary copy a run killed while publishing leaves
 behind is removed by the next publish.
+
+The copy is written table by table into a new file, not copied byte for byte: the raw columns the
+export contract marks personal (customer contacts' names and emails, product users' emails) are
+written as NULL, as are the raw lines of those tables' quarantined rows, unless personal data is
+configured in (``CS_INCLUDE_CONTACT_PERSONAL_DATA=true``, the same setting as the dbt var). A new
+file holds no freed blocks, so nothing removed can be read back from it.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
+from orchestration.lib.contract import TABLES
 from orchestration.lib.killpoints import pause_at
 from orchestration.lib.runlock import holds_lock, is_running
 
@@ -26,6 +32,17 @@ PUBLISHED_SCHEMAS = ("marts",)
 # DuckDB names a file's catalog after the file: dbt builds under this name (profiles.yml) so
 # that its views, which name their catalog, resolve in the published file.
 PUBLISHED_CATALOG = "cs_metrics"
+
+
+def include_personal_data() -> bool:
+    """Whether the published file keeps the personal columns (default: no)."""
+    return os.environ.get("CS_INCLUDE_CONTACT_PERSONAL_DATA", "false").strip().lower() in ("true", "1", "yes")
+
+
+def personal_columns() -> dict[str, tuple[str, ...]]:
+    """``raw.<table>`` -> its personal columns, from the export contract."""
+    found = {spec.name: tuple(c.name for c in spec.columns if c.personal) for spec in TABLES}
+    return {table: cols for table, cols in found.items() if cols}
 
 
 class AuditError(RuntimeError):
@@ -86,6 +103,39 @@ def audit(db_path: Path) -> dict[str, int]:
         con.close()
 
 
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def write_published_copy(build_db: Path, target: Path, include_personal: bool) -> None:
+    """Write every schema, table and view of ``build_db`` into the new file ``target``, with
+    personal columns as NULL unless ``include_personal``."""
+    masked = {} if include_personal else personal_columns()
+    con = duckdb.connect()
+    try:
+        con.execute(f"attach '{build_db}' as {PUBLISHED_CATALOG} (read_only)")
+        con.execute(f"attach '{target}' as published_copy")
+        # Schemas, tables (with their constraints) and views, in dependency order.
+        con.execute(f"copy from database {PUBLISHED_CATALOG} to published_copy (schema)")
+        tables = con.execute(
+            "select schema_name, table_name from duckdb_tables() "
+            f"where database_name = '{PUBLISHED_CATALOG}' order by all").fetchall()
+        for schema, table in tables:
+            source = f"{PUBLISHED_CATALOG}.{_quote(schema)}.{_quote(table)}"
+            replace = []
+            if schema == "raw" and table in masked:
+                replace = [f"null::varchar as {_quote(c)}" for c in masked[table]]
+            elif schema == "raw" and table == "quarantine" and masked:
+                names = ", ".join(f"'{t}'" for t in masked)
+                replace = [f"case when table_name in ({names}) then null else raw_record end as raw_record"]
+            select = "*" + (f" replace ({', '.join(replace)})" if replace else "")
+            con.execute(f"insert into published_copy.{_quote(schema)}.{_quote(table)} "
+                        f"select {select} from {source}")
+        con.execute("detach published_copy")
+    finally:
+        con.close()
+
+
 def _temporary_path(published_db: Path, pid: int) -> Path:
     return published_db.with_name(f".{published_db.name}.{pid}.tmp")
 
@@ -118,7 +168,8 @@ def publish(build_db: Path, published_db: Path) -> PublishResult:
     counts = audit(build_db)
     tmp = _temporary_path(published_db, os.getpid())
     try:
-        shutil.copyfile(build_db, tmp)
+        tmp.unlink(missing_ok=True)
+        write_published_copy(build_db, tmp, include_personal_data())
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         pause_at("publish", published_db.parent)  # a test hook, inert in production
