@@ -74,7 +74,7 @@ docs: install
 
 ## make reliability: the broken-export corpus (loader + raw gate), then killed runs, two refreshes
 ## at once and ten readers during a run; prints both tables (build/reliability/)
-reliability: install | $(DAGSTER_HOME)
+reliability: install $(DAGSTER_HOME)/dagster.yaml
 	rm -rf build/reliability
 	$(VENV)/bin/python -m tests.reliability.make_corpus build/reliability/corpus
 	$(VENV)/bin/python -m orchestration.lib.reliability build/reliability/corpus build/reliability/work
@@ -83,7 +83,7 @@ reliability: install | $(DAGSTER_HOME)
 ## make bench PROFILE=small REPEAT=3: floor, pipeline, pandas notebook, daily incremental run
 PROFILE ?= small
 REPEAT ?= 3
-bench: install | $(DAGSTER_HOME)
+bench: install $(DAGSTER_HOME)/dagster.yaml
 	$(VENV)/bin/python -m benchmarks.bench --profile $(PROFILE) --repeat $(REPEAT)
 
 clean:

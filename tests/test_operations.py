@@ -225,3 +225,14 @@ def test_every_metrics_mart_has_headline_figures(published_run):
         meta = _materialization(published_run, key).metadata
         figures = [k for k in meta if k.startswith("headline/")]
         assert figures, f"{key.to_user_string()} has no headline figures"
+
+
+def test_relative_folders_are_taken_from_where_the_command_started(tmp_path, monkeypatch):
+    """dbt runs in dbt_project/: the build database it is given must not be relative."""
+    from orchestration.lib.warehouse import Warehouse, pipeline_env
+
+    monkeypatch.chdir(tmp_path)
+    with pipeline_env("exports", "wh"):
+        warehouse = Warehouse()
+        assert warehouse.raw_path == tmp_path / "exports"
+        assert warehouse.build_db == tmp_path / "wh" / "build.duckdb"

@@ -61,13 +61,15 @@ class Warehouse(dg.ConfigurableResource):
     warehouse_dir: str = ""
     memory_limit: str = os.environ.get("CS_DUCKDB_MEMORY_LIMIT", "4GB")
 
+    # Absolute: a relative CS_RAW_DIR / CS_WAREHOUSE_DIR means relative to where the command was
+    # started, and dbt runs in dbt_project/ (CS_BUILD_DB would otherwise point inside it).
     @property
     def raw_path(self) -> Path:
-        return Path(self.raw_dir or default_raw_dir())
+        return Path(self.raw_dir or default_raw_dir()).absolute()
 
     @property
     def warehouse_path(self) -> Path:
-        return Path(self.warehouse_dir or default_warehouse_dir())
+        return Path(self.warehouse_dir or default_warehouse_dir()).absolute()
 
     @property
     def build_db(self) -> Path:
