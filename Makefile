@@ -72,13 +72,19 @@ docs: install
 	$(VENV)/bin/python -m orchestration.lib.contract
 	$(VENV)/bin/python -m orchestration.lib.docs_site --out build/docs
 
-## make reliability: the broken-export corpus (loader + raw gate), then killed runs, two refreshes
-## at once and ten readers during a run; prints both tables (build/reliability/)
+## make reliability: the broken-export corpus through the loader and the raw gate (fast table),
+## killed runs, two refreshes at once and ten readers during a run, then every corpus case through
+## the whole refresh from the published file of a clean run (full table: published file intact?).
+## About an hour on 2 cores; RELIABILITY_FULL=0 skips the last part (a few minutes then).
+RELIABILITY_FULL ?= 1
 reliability: install $(DAGSTER_HOME)/dagster.yaml
 	rm -rf build/reliability
 	$(VENV)/bin/python -m tests.reliability.make_corpus build/reliability/corpus
 	$(VENV)/bin/python -m orchestration.lib.reliability build/reliability/corpus build/reliability/work
 	$(VENV)/bin/python -m orchestration.lib.reliability_runs --work build/reliability/runs
+	if [ "$(RELIABILITY_FULL)" = 1 ]; then \
+	  $(VENV)/bin/python -m orchestration.lib.reliability build/reliability/corpus build/reliability/full \
+	    --full --published build/reliability/runs/baseline/cs_metrics.duckdb; fi
 
 ## make bench PROFILE=small REPEAT=3: floor, pipeline, pandas notebook, daily incremental run
 PROFILE ?= small

@@ -1,11 +1,13 @@
 """Killed runs and concurrency, on the real pipeline (``python -m orchestration.run`` in a
 subprocess, as ``make run``), with the scenarios of orchestration/lib/reliability_runs.py.
 
-Default suite: two refreshes at once (the second refuses). Marker ``slow`` (``make test-slow``;
-``make reliability`` runs the same scenarios): killed during dbt (with canary credentials in the
-environment, which must reach no log), during extract and during publish, each followed by the
-next run; the second refresh waiting for the first; ten analysts reading during a run. (The
-default suite's pipeline runs stay within CI's 15 minutes; a killed run costs two more.)
+All marked ``slow`` (``make test-slow``; ``make reliability`` runs the same scenarios and prints
+their table): killed during dbt (with canary credentials in the environment, which must reach no
+log), during extract and during publish, each followed by the next run; two refreshes at once,
+the second refusing or waiting for the first; ten analysts reading during a run. Each costs one
+or two more pipeline runs, which the default suite cannot afford within CI's 15 minutes; it
+keeps the run lock's own tests (tests/test_runlock.py) and a reader held open during a run
+(tests/test_publish.py).
 
 Each scenario starts from a copy of one baseline warehouse: the session's ``published_run`` (an
 uninterrupted run of the small company), whose marts are also the expected result."""
@@ -100,6 +102,7 @@ def test_a_refresh_killed_during_dbt_leaves_the_published_file_and_the_next_run_
     assert_no_secrets_in(killed_log, run.rerun.log, *dbt_logs_since(started))
 
 
+@pytest.mark.slow
 def test_two_refreshes_at_once_the_second_refuses_and_nothing_is_corrupted(baseline, tmp_path):
     result = two_at_once(baseline, tmp_path, finish_first=False)
     assert result.second.returncode == EXIT_REFRESH_RUNNING, result.second.log[-2000:]

@@ -38,6 +38,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import sys
 import time
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -507,7 +508,8 @@ def case_dirs(corpus: Path) -> list[Path]:
 
 
 def run_corpus(corpus: Path, work_dir: Path, *, full_pipeline: bool = False,
-               published_db: Path | None = None, base_raw: Path | None = None) -> list[CaseRow]:
+               published_db: Path | None = None, base_raw: Path | None = None,
+               log=None) -> list[CaseRow]:
     """Every case of ``corpus``, each in its own warehouse under ``work_dir``. The fast variant
     starts from a baseline of ``base_raw`` (default ``<corpus>/_base`` when it exists)."""
     corpus, work_dir = Path(corpus), Path(work_dir)
@@ -515,11 +517,16 @@ def run_corpus(corpus: Path, work_dir: Path, *, full_pipeline: bool = False,
     baseline = None
     if base_raw is not None and not full_pipeline:
         baseline = prepare_baseline(base_raw, work_dir / "_baseline")
-    return [
-        run_case(d, work_dir / d.name, baseline=baseline, full_pipeline=full_pipeline,
-                 published_db=published_db)
-        for d in case_dirs(corpus)
-    ]
+    rows = []
+    dirs = case_dirs(corpus)
+    for i, d in enumerate(dirs, 1):
+        rows.append(run_case(d, work_dir / d.name, baseline=baseline, full_pipeline=full_pipeline,
+                             published_db=published_db))
+        if log is not None:
+            r = rows[-1]
+            log(f"[{i}/{len(dirs)}] {r.case}: {r.outcome}, published intact "
+                f"{_yes_no(r.published_intact)} ({r.seconds:.0f} s)")
+    return rows
 
 
 def _yes_no(value: bool | None) -> str:
@@ -569,7 +576,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--markdown", action="store_true")
     args = parser.parse_args(argv)
     rows = run_corpus(args.corpus, args.work_dir, full_pipeline=args.full,
-                      published_db=args.published)
+                      published_db=args.published,
+                      log=(lambda m: print(m, file=sys.stderr, flush=True)) if args.full else None)
     print(render_table(rows, markdown=args.markdown))
     return 0 if all(r.as_expected is not False for r in rows) else 1
 
