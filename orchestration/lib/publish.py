@@ -56,10 +56,15 @@ class PublishResult:
     table_rows: dict[str, int]
 
 
+def _sql_path(path: Path) -> str:
+    """A file path as a SQL string literal."""
+    return "'" + str(path).replace("'", "''") + "'"
+
+
 def _open_as_published(db_path: Path) -> duckdb.DuckDBPyConnection:
     """Open a database file read-only under the catalog name analysts see (``cs_metrics``)."""
     con = duckdb.connect()
-    con.execute(f"attach '{db_path}' as {PUBLISHED_CATALOG} (read_only)")
+    con.execute(f"attach {_sql_path(db_path)} as {PUBLISHED_CATALOG} (read_only)")
     con.execute(f"use {PUBLISHED_CATALOG}")
     return con
 
@@ -113,8 +118,11 @@ def write_published_copy(build_db: Path, target: Path, include_personal: bool) -
     masked = {} if include_personal else personal_columns()
     con = duckdb.connect()
     try:
-        con.execute(f"attach '{build_db}' as {PUBLISHED_CATALOG} (read_only)")
-        con.execute(f"attach '{target}' as published_copy")
+        # The pipeline's memory limit; what does not fit spills beside the published file.
+        con.execute(f"set memory_limit = '{os.environ.get('CS_DUCKDB_MEMORY_LIMIT', '4GB')}'")
+        con.execute(f"set temp_directory = {_sql_path(Path(target).parent / 'tmp')}")
+        con.execute(f"attach {_sql_path(build_db)} as {PUBLISHED_CATALOG} (read_only)")
+        con.execute(f"attach {_sql_path(target)} as published_copy")
         # Schemas, tables (with their constraints) and views, in dependency order.
         con.execute(f"copy from database {PUBLISHED_CATALOG} to published_copy (schema)")
         tables = con.execute(

@@ -37,9 +37,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -416,6 +418,27 @@ def _row(case: dict, raw: Path, findings: list[Finding], results: dict[str, Load
 # ----------------------------------------------------------------------- the end-to-end variant
 
 
+@contextmanager
+def _output_to(path: Path):
+    """Send this process's standard output and error (file descriptors 1 and 2, so child
+    processes' too) to ``path`` for the duration."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    with open(path, "ab") as log:
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+        try:
+            yield path
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)
+
+
 def _full(raw: Path, warehouse_dir: Path, published_db: Path | None):
     """The whole refresh job; its findings, the load results, the tables that failed to load,
     and whether the published file is intact afterwards."""
@@ -431,7 +454,9 @@ def _full(raw: Path, warehouse_dir: Path, published_db: Path | None):
         shutil.copyfile(published_db, published)
     before = file_sha256(published) if published.exists() else None
     (warehouse_dir / BUILD_DB_NAME).unlink(missing_ok=True)
-    with pipeline_env(raw, warehouse_dir):
+    # The run's own output (Dagster's events, dbt's lines) goes to <warehouse_dir>/run.log, not
+    # between the table's progress lines: file descriptors 1 and 2, which dbt inherits.
+    with pipeline_env(raw, warehouse_dir), _output_to(warehouse_dir / "run.log"):
         result = defs.resolve_job_def("refresh").execute_in_process(
             instance=dg.DagsterInstance.ephemeral(), raise_on_error=False
         )
