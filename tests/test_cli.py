@@ -368,6 +368,7 @@ def test_run_a_selection_gates_builds_and_publishes(published_run, tmp_path, cap
         assert new.execute(query).fetchall() == old.execute(query).fetchall()
 
 
+@pytest.mark.slow
 def test_a_failed_run_says_where_and_publishes_nothing(published_run, tmp_path, capsys, monkeypatch):
     raw = copy_company(published_run.raw_dir, tmp_path / "raw")
     lines = read_csv(raw / "billing" / "invoice_lines.csv")
