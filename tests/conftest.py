@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -11,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.lib.warehouse import pipeline_env  # noqa: F401  (tests import it from here)
+from orchestration.lib.warehouse import pipeline_env, scoped_env
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -153,35 +152,28 @@ def two_runs(dbt_manifest, small_company, tmp_path_factory) -> TwoRuns:
     earlier = as_of - timedelta(days=7)
     raw = copy_company(small_company, tmp_path_factory.mktemp("two_runs") / "raw")
     warehouse = tmp_path_factory.mktemp("two_runs_warehouse")
-    saved = os.environ.get("CS_AS_OF_DATE")
-    try:
-        os.environ["CS_AS_OF_DATE"] = earlier.isoformat()
+    with scoped_env({"CS_AS_OF_DATE": earlier.isoformat()}):
         first = run_pipeline(raw, warehouse)
-        assert first.success, first.failed_steps()
-        with duckdb.connect(str(first.published_db), read_only=True) as con:
-            first_health = con.execute(
-                "select * from marts.fct_account_health_daily order by account_id").fetchall()
-            first_alerts = con.execute(
-                "select alert_id, rule_id, account_id, first_seen, last_seen, closed_at "
-                "from marts.fct_alerts").fetchall()
-        os.environ["CS_AS_OF_DATE"] = as_of.isoformat()
-        first_inode = first.published_db.stat().st_ino
-        reader = subprocess.Popen(
-            [sys.executable, "-c", READER, str(first.published_db)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )
-        try:
-            reader_before = reader.stdout.readline().strip()
+    assert first.success, first.failed_steps()
+    with duckdb.connect(str(first.published_db), read_only=True) as con:
+        first_health = con.execute(
+            "select * from marts.fct_account_health_daily order by account_id").fetchall()
+        first_alerts = con.execute(
+            "select alert_id, rule_id, account_id, first_seen, last_seen, closed_at "
+            "from marts.fct_alerts").fetchall()
+    first_inode = first.published_db.stat().st_ino
+    reader = subprocess.Popen(
+        [sys.executable, "-c", READER, str(first.published_db)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        reader_before = reader.stdout.readline().strip()
+        with scoped_env({"CS_AS_OF_DATE": as_of.isoformat()}):
             second = run_pipeline(raw, warehouse)   # the reader holds the published file open
-            reader_after, reader_stderr = reader.communicate("go\n", timeout=60)
-        finally:
-            reader.kill()
-        assert second.success, second.failed_steps()
+        reader_after, reader_stderr = reader.communicate("go\n", timeout=60)
     finally:
-        if saved is None:
-            os.environ.pop("CS_AS_OF_DATE", None)
-        else:
-            os.environ["CS_AS_OF_DATE"] = saved
+        reader.kill()
+    assert second.success, second.failed_steps()
     return TwoRuns(earlier, as_of, first, second, first_health, first_alerts,
                    reader_before, reader_after.strip(), reader.returncode, reader_stderr, first_inode)
 

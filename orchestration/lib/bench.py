@@ -47,6 +47,7 @@ from typing import Any
 import duckdb
 
 from orchestration.lib.bench_stages import export_files
+from orchestration.lib.loader import literal
 from orchestration.lib.warehouse import PUBLISHED_DB_NAME, REPO_ROOT
 
 BENCH_DIR = REPO_ROOT / "benchmarks"
@@ -147,10 +148,6 @@ def dataset_key(profile: Profile) -> str:
             f"-u{profile.usage_scale:g}-s{profile.seed}")
 
 
-def _sql_path(path: Path) -> str:
-    return "'" + str(path).replace("'", "''") + "'"
-
-
 def append_next_day(raw: Path, out: Path) -> tuple[date, date, int]:
     """The next morning's exports in ``out``: every file of ``raw`` hard-linked, except the usage
     events, rewritten with one more day: the last day's events again, one day later, with new
@@ -171,26 +168,26 @@ def append_next_day(raw: Path, out: Path) -> tuple[date, date, int]:
     con = duckdb.connect()
     try:
         (last_day,) = con.execute(
-            f"select max(cast(event_at as date)) from read_parquet({_sql_path(src)})"
+            f"select max(cast(event_at as date)) from read_parquet({literal(str(src))})"
         ).fetchone()
         new_day = last_day + timedelta(days=1)
         con.execute(
             f"""
             copy (
-                select * from read_parquet({_sql_path(src)})
+                select * from read_parquet({literal(str(src))})
                 union all
                 select * replace (
                     event_id || '{NEXT_DAY_SUFFIX}' as event_id,
                     event_at + interval 1 day as event_at
                 )
-                from read_parquet({_sql_path(src)})
+                from read_parquet({literal(str(src))})
                 where event_at >= cast('{last_day}' as timestamp)
                     and event_at < cast('{new_day}' as timestamp)
-            ) to {_sql_path(dst)} (format parquet, compression zstd, row_group_size 1048576)
+            ) to {literal(str(dst))} (format parquet, compression zstd, row_group_size 1048576)
             """
         )
         (added,) = con.execute(
-            f"select count(*) from read_parquet({_sql_path(dst)}) "
+            f"select count(*) from read_parquet({literal(str(dst))}) "
             f"where cast(event_at as date) = cast('{new_day}' as date)"
         ).fetchone()
     finally:
@@ -498,10 +495,10 @@ def compare_with_marts(baseline_dir: Path, published_db: Path) -> dict[str, Any]
     con = duckdb.connect()
     out: dict[str, Any] = {}
     try:
-        con.execute(f"attach {_sql_path(published_db)} as published (read_only)")
+        con.execute(f"attach {literal(str(published_db))} as published (read_only)")
         con.execute("use published")
         for name, (file, mart_sql, keys, columns) in COMPARISONS.items():
-            base = f"read_parquet({_sql_path(baseline_dir / file)})"
+            base = f"read_parquet({literal(str(baseline_dir / file))})"
             on = " and ".join(f"{_baseline_column(k)} = m.{k}" for k in keys)
             differs = []
             for col, tol in columns.items():

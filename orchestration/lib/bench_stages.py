@@ -26,6 +26,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from orchestration.lib.loader import literal, quote
+
 PROCESS_STARTED = time.time()
 
 EXPORT_SUFFIXES = (".csv", ".parquet", ".json")
@@ -35,7 +37,7 @@ EXPORT_SUFFIXES = (".csv", ".parquet", ".json")
 
 
 def _reader(path: Path) -> str:
-    p = "'" + str(path).replace("'", "''") + "'"
+    p = literal(str(path))
     if path.suffix == ".csv":
         return f"read_csv({p}, header=true)"
     if path.suffix == ".parquet":
@@ -45,7 +47,7 @@ def _reader(path: Path) -> str:
 
 def _touch(column: str, column_type: str) -> str:
     """An aggregate that reads every value of the column."""
-    c = '"' + column.replace('"', '""') + '"'
+    c = quote(column)
     t = column_type.upper()
     if t.startswith(("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
                      "UINTEGER", "UBIGINT", "FLOAT", "DOUBLE", "DECIMAL")):

@@ -25,6 +25,7 @@ import duckdb
 
 from orchestration.lib.contract import TABLES
 from orchestration.lib.killpoints import pause_at
+from orchestration.lib.loader import literal, quote
 from orchestration.lib.runlock import holds_lock, is_running
 
 # Schemas analysts query; every table in them must be non-empty to publish.
@@ -56,15 +57,10 @@ class PublishResult:
     table_rows: dict[str, int]
 
 
-def _sql_path(path: Path) -> str:
-    """A file path as a SQL string literal."""
-    return "'" + str(path).replace("'", "''") + "'"
-
-
 def _open_as_published(db_path: Path) -> duckdb.DuckDBPyConnection:
     """Open a database file read-only under the catalog name analysts see (``cs_metrics``)."""
     con = duckdb.connect()
-    con.execute(f"attach {_sql_path(db_path)} as {PUBLISHED_CATALOG} (read_only)")
+    con.execute(f"attach {literal(str(db_path))} as {PUBLISHED_CATALOG} (read_only)")
     con.execute(f"use {PUBLISHED_CATALOG}")
     return con
 
@@ -108,10 +104,6 @@ def audit(db_path: Path) -> dict[str, int]:
         con.close()
 
 
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def write_published_copy(build_db: Path, target: Path, include_personal: bool) -> None:
     """Write every schema, table and view of ``build_db`` into the new file ``target``, with
     personal columns as NULL unless ``include_personal``."""
@@ -120,24 +112,24 @@ def write_published_copy(build_db: Path, target: Path, include_personal: bool) -
     try:
         # The pipeline's memory limit; what does not fit spills beside the published file.
         con.execute(f"set memory_limit = '{os.environ.get('CS_DUCKDB_MEMORY_LIMIT', '4GB')}'")
-        con.execute(f"set temp_directory = {_sql_path(Path(target).parent / 'tmp')}")
-        con.execute(f"attach {_sql_path(build_db)} as {PUBLISHED_CATALOG} (read_only)")
-        con.execute(f"attach {_sql_path(target)} as published_copy")
+        con.execute(f"set temp_directory = {literal(str(Path(target).parent / 'tmp'))}")
+        con.execute(f"attach {literal(str(build_db))} as {PUBLISHED_CATALOG} (read_only)")
+        con.execute(f"attach {literal(str(target))} as published_copy")
         # Schemas, tables (with their constraints) and views, in dependency order.
         con.execute(f"copy from database {PUBLISHED_CATALOG} to published_copy (schema)")
         tables = con.execute(
             "select schema_name, table_name from duckdb_tables() "
             f"where database_name = '{PUBLISHED_CATALOG}' order by all").fetchall()
         for schema, table in tables:
-            source = f"{PUBLISHED_CATALOG}.{_quote(schema)}.{_quote(table)}"
+            source = f"{PUBLISHED_CATALOG}.{quote(schema)}.{quote(table)}"
             replace = []
             if schema == "raw" and table in masked:
-                replace = [f"null::varchar as {_quote(c)}" for c in masked[table]]
+                replace = [f"null::varchar as {quote(c)}" for c in masked[table]]
             elif schema == "raw" and table == "quarantine" and masked:
                 names = ", ".join(f"'{t}'" for t in masked)
                 replace = [f"case when table_name in ({names}) then null else raw_record end as raw_record"]
             select = "*" + (f" replace ({', '.join(replace)})" if replace else "")
-            con.execute(f"insert into published_copy.{_quote(schema)}.{_quote(table)} "
+            con.execute(f"insert into published_copy.{quote(schema)}.{quote(table)} "
                         f"select {select} from {source}")
         con.execute("detach published_copy")
     finally:

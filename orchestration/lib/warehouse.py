@@ -41,6 +41,8 @@ def scoped_env(values: dict[str, str]) -> Iterator[None]:
 def pipeline_env(raw_dir: Path, warehouse_dir: Path):
     """Run the pipeline on these folders (what CS_RAW_DIR and CS_WAREHOUSE_DIR say)."""
     return scoped_env({"CS_RAW_DIR": str(raw_dir), "CS_WAREHOUSE_DIR": str(warehouse_dir)})
+
+
 BUILD_DB_NAME = "build.duckdb"
 PUBLISHED_DB_NAME = "cs_metrics.duckdb"
 REPORT_NAME = "cs_kpi_report.html"
