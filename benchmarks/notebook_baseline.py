@@ -223,9 +223,12 @@ def quarterly_retention(monthly: pd.DataFrame, lines: pd.DataFrame, as_of: pd.Ti
 # ----------------------------------------------------------------------------- adoption
 
 
-def dau_mau_monthly(raw: Path, as_of: pd.Timestamp) -> pd.DataFrame:
+def dau_mau_monthly(raw: Path, as_of: pd.Timestamp, monthly: pd.DataFrame) -> pd.DataFrame:
     """Per account and month: MAU (distinct users active in the 28 days up to the month's last
-    day, the as-of date in the as-of month), mean DAU over those 28 days, and DAU/MAU."""
+    day, the as-of date in the as-of month), mean DAU over those 28 days, and DAU/MAU; for the
+    months the account counts in adoption (DECISIONS.md, account-months): a user provisioned on
+    or before the measurement day and not deactivated by the month's first day, or month-end
+    MRR above zero (``monthly``: month-end MRR per account and month)."""
     events = pd.read_parquet(raw / "product" / "usage_events.parquet")
     events["event_date"] = events["event_at"].dt.normalize()
     events = events[events["event_date"] <= as_of]
@@ -246,6 +249,22 @@ def dau_mau_monthly(raw: Path, as_of: pd.Timestamp) -> pd.DataFrame:
         per_account["month"] = month
         out.append(per_account)
     result = pd.concat(out, ignore_index=True)
+
+    users = pd.read_csv(raw / "product" / "users.csv",
+                        parse_dates=["provisioned_date", "deactivated_date"])
+    months = result[["month"]].drop_duplicates()
+    months["measured_on"] = (months["month"] + pd.offsets.MonthEnd(0)).clip(upper=as_of)
+    provisioned = users.merge(months, how="cross")
+    provisioned = provisioned[
+        (provisioned["provisioned_date"] <= provisioned["measured_on"])
+        & (provisioned["deactivated_date"].isna()
+           | (provisioned["deactivated_date"] > provisioned["month"]))
+    ]
+    counted = pd.concat([
+        provisioned[["account_id", "month"]],
+        monthly.loc[monthly["mrr"] > 0, ["account_id", "month"]],
+    ]).drop_duplicates()
+    result = result.merge(counted, on=["account_id", "month"], how="inner")
     result["mean_dau"] = result["active_user_days"] / 28
     result["dau_mau"] = result["mean_dau"] / result["mau"]
     return result[["account_id", "month", "mau", "active_user_days", "mean_dau", "dau_mau"]]
@@ -269,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
     monthly = month_end_mrr(lines, as_of)
     movements = mrr_movements(monthly)
     retention = quarterly_retention(monthly, lines, as_of)
-    dau_mau = dau_mau_monthly(args.raw, as_of)
+    dau_mau = dau_mau_monthly(args.raw, as_of, monthly)
 
     args.out.mkdir(parents=True, exist_ok=True)
     movements.to_parquet(args.out / "mrr_movements.parquet", index=False)

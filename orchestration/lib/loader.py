@@ -418,9 +418,18 @@ def load_table(
     try:
         return _load_file(con, spec, path, mapping, tag, stray)
     finally:
-        for suffix, kind in (("_checked", "view"), ("_source", "table"), ("_rejected", "table"),
-                             ("_lines", "table"), ("_errors", "table"), ("_scans", "table")):
-            con.execute(f"drop {kind} if exists {tag}{suffix}")
+        _drop_temporaries(con, tag)
+
+
+def _drop_temporaries(con: duckdb.DuckDBPyConnection, tag: str) -> None:
+    """Drop the temporary views and tables of one load (views first: they read the tables)."""
+    for kind, catalog in (("view", "duckdb_views()"), ("table", "duckdb_tables()")):
+        names = con.execute(
+            f"select {kind}_name from {catalog} where temporary and starts_with({kind}_name, ?)",
+            [tag],
+        ).fetchall()
+        for (name,) in names:
+            con.execute(f"drop {kind} if exists {quote(name)}")
 
 
 def _load_file(
@@ -537,26 +546,33 @@ def _load_file(
 
     # Record numbers (the reader's, header = 1: rejected records carry theirs, accepted records
     # take the others in order) and file lines (plus the line breaks inside earlier records).
-    con.execute(
-        f"""
-        create temp table {tag}_lines as
-        with numbers as (
-            select rec as _rec, row_number() over (order by rec) as _k
-            from range({line_offset + 1}, {rows_read + line_offset + 1}) t(rec)
-            where rec not in (select _rec from {tag}_rejected)
-        ),
-        records as (
-            select n._rec, s._k, s._breaks from numbers n join {tag}_source s using (_k)
-            union all
-            select _rec, null as _k, _breaks from {tag}_rejected
+    # A Parquet or JSON file has no header, rejected records or line breaks: its record number
+    # and line are the row number, with no table to build (the events file has millions).
+    numbered = file_format == "csv"
+    if numbered:
+        con.execute(
+            f"""
+            create temp table {tag}_lines as
+            with numbers as (
+                select rec as _rec, row_number() over (order by rec) as _k
+                from range({line_offset + 1}, {rows_read + line_offset + 1}) t(rec)
+                where rec not in (select _rec from {tag}_rejected)
+            ),
+            records as (
+                select n._rec, s._k, s._breaks from numbers n join {tag}_source s using (_k)
+                union all
+                select _rec, null as _k, _breaks from {tag}_rejected
+            )
+            select
+                _rec, _k,
+                _rec + {header_breaks} + coalesce(sum(_breaks) over (
+                    order by _rec rows between unbounded preceding and 1 preceding), 0) as _line
+            from records
+            """
         )
-        select
-            _rec, _k,
-            _rec + {header_breaks} + coalesce(sum(_breaks) over (
-                order by _rec rows between unbounded preceding and 1 preceding), 0) as _line
-        from records
-        """
-    )
+    else:
+        con.execute(f"create temp view {tag}_lines as select _k as _rec, _k, _k as _line "
+                    f"from {tag}_source")
     bad_encoding = con.execute(
         f"select l._line, r.column_name, r.csv_line from {tag}_rejected r join {tag}_lines l "
         f"on l._rec = r._rec and l._k is null where r.bad_encoding order by 1 limit 1"
@@ -605,16 +621,22 @@ def _load_file(
             typed = f"cast(try_strptime({t}, {literal(fmt)}) as {c.duckdb_type})"
         elif not is_text and source_cols[src].startswith(c.duckdb_type.split("(")[0]):
             typed = f"cast({s_col} as {c.duckdb_type})"
+        elif c.duckdb_type == "VARCHAR":
+            typed = t  # text is text: nothing to convert, no type to break
         else:
             typed = f"try_cast({t} as {c.duckdb_type})"
         typed_exprs.append(f"{typed} as {quote(c.name)}")
         expected = c.duckdb_type + (f" in format {fmt}" if fmt else "")
+        # A typed column read as its own type cannot fail its type; NULL is NULL before the cast.
+        same_type = not is_text and typed.startswith(f"cast({s_col} ") and c.name not in mapping.values
         if c.required:
             checks.append(
-                f"case when {t} is null then struct_pack(col := {literal(c.name)}, "
+                f"case when {s_col if same_type else t} is null then struct_pack(col := {literal(c.name)}, "
                 f"rule := 'missing_value', reason := {literal(f'{c.name}: required value is missing')}) end"
             )
         not_valid = literal(f"' is not a valid {expected}")  # a format may hold any text
+        if same_type or typed == t:
+            continue
         checks.append(
             f"case when {t} is not null and {quote(c.name)} is null then struct_pack("
             f"col := {literal(c.name)}, rule := 'bad_type', reason := {literal(c.name + ': ')} || "
@@ -624,41 +646,53 @@ def _load_file(
     raw_record = "to_json(struct_pack(" + ", ".join(
         f"{quote(s)} := {quote('s__' + s)}" for s in kept
     ) + "))" if kept else "'{}'"
+    # The typed rows, then the violations in one pass into a (small) table of the rows at fault;
+    # the raw table is the typed rows without them, the quarantine those rows with their reasons.
+    source = (f"select s.*, l._rec, l._line from {tag}_source s join {tag}_lines l using (_k)"
+              if numbered else f"select s.*, s._k as _rec, s._k as _line from {tag}_source s")
     con.execute(
         f"""
-        create temp view {tag}_checked as
-        with source as (
-            select s.*, l._rec, l._line from {tag}_source s join {tag}_lines l using (_k)
-        ),
+        create temp view {tag}_typed as
+        with source as ({source}),
         texts as (
             select *, {", ".join(text_exprs)}
             from source
-        ),
-        typed as (
-            select *, {", ".join(typed_exprs)} from texts
         )
-        select
-            *,
-            list_filter([{", ".join(checks) or "null"}], x -> x is not null) as _violations
-        from typed
+        select *, {", ".join(typed_exprs)} from texts
         """
-    )
-    cols = ", ".join(quote(c.name) for c in spec.columns)
-    con.execute(
-        f"create or replace table raw.{spec.name} as "
-        f"select {cols} from {tag}_checked where len(_violations) = 0 order by _k"
     )
     con.execute(
         f"""
-        insert into raw.quarantine
-        select ?, ?, _line, _violations[1].col, _violations[1].rule,
-               array_to_string(list_transform(_violations, v -> v.reason), '; '), {raw_record}
-        from {tag}_checked
+        create temp table {tag}_bad as
+        select _k, _line, _violations from (
+            select _k, _line,
+                   list_filter([{", ".join(checks) or "null"}], x -> x is not null) as _violations
+            from {tag}_typed
+        )
         where len(_violations) > 0
-        order by _line
-        """,
-        [spec.name, str(path)],
+        """
     )
+    has_bad = con.execute(f"select count(*) > 0 from {tag}_bad").fetchone()[0]
+    cols = ", ".join(quote(c.name) for c in spec.columns)
+    if has_bad or numbered:
+        con.execute(
+            f"create or replace table raw.{spec.name} as select {cols} from {tag}_typed "
+            f"where _k not in (select _k from {tag}_bad) order by _k"
+        )
+    else:  # a scan in the file's order: no sort of millions of rows
+        con.execute(f"create or replace table raw.{spec.name} as select {cols} from {tag}_typed")
+    if has_bad:
+        con.execute(
+            f"""
+            insert into raw.quarantine
+            select ?, ?, b._line, b._violations[1].col, b._violations[1].rule,
+                   array_to_string(list_transform(b._violations, v -> v.reason), '; '),
+                   {raw_record}
+            from {tag}_bad b join {tag}_source using (_k)
+            order by b._line
+            """,
+            [spec.name, str(path)],
+        )
     if rows_rejected:
         rules = " ".join(f"when {literal(k)} then {literal(v)}" for k, v in CSV_REJECT_RULES.items())
         counts = "r.error_message like 'Expected Number of Columns%'"

@@ -1,9 +1,10 @@
-"""Every dbt model, seed and test as Dagster assets and asset checks, run with ``dbt build``."""
+"""Every dbt model and seed as a Dagster asset, its data tests as one asset check
+(``dbt_tests``, orchestration/defs/dbt/checks.py), run with ``dbt build``."""
 
 
 import json
 import shutil
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
@@ -17,6 +18,7 @@ from dagster_dbt import (
     dbt_assets,
 )
 
+from orchestration.defs.dbt.checks import DbtTestResults, DbtTestIndex
 from orchestration.lib.dbt_project import dbt_executable, dbt_project
 from orchestration.lib.headline import headline_config, headline_figures, row_count
 from orchestration.lib.killpoints import pause_at
@@ -26,7 +28,32 @@ from orchestration.lib.warehouse import RefreshLock, Warehouse, scoped_env
 
 
 class CsDbtTranslator(DagsterDbtTranslator):
-    """Groups assets by layer (staging_<system>, intermediate, marts_<area>)."""
+    """Groups assets by layer (staging_<system>, intermediate, marts_<area>); one asset check per
+    model (``dbt_tests``) for all its data tests."""
+
+    def __init__(self, settings: DagsterDbtTranslatorSettings | None = None):
+        super().__init__(settings=settings)
+        self._indexes: dict[int, DbtTestIndex] = {}
+
+    def test_index(self, manifest: Mapping[str, Any]) -> DbtTestIndex:
+        index = self._indexes.get(id(manifest))
+        if index is None or index.manifest is not manifest:
+            index = self._indexes[id(manifest)] = DbtTestIndex(manifest)
+        return index
+
+    def get_asset_check_spec(
+        self,
+        asset_spec: dg.AssetSpec,
+        manifest: Mapping[str, Any],
+        unique_id: str,
+        project: Any,
+    ) -> dg.AssetCheckSpec | None:
+        index = self.test_index(manifest)
+        owner = index.owner_of_test.get(unique_id)
+        if owner is None or self.get_asset_key(_node(manifest, owner)) != asset_spec.key:
+            return None
+        return index.check_spec(asset_spec.key, owner,
+                                lambda node_id: self.get_asset_key(_node(manifest, node_id)))
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         fqn = dbt_resource_props.get("fqn", [])
@@ -37,6 +64,20 @@ class CsDbtTranslator(DagsterDbtTranslator):
         if len(fqn) >= 2:
             return fqn[1]
         return None
+
+
+def _node(manifest: Mapping[str, Any], unique_id: str) -> Mapping[str, Any]:
+    return manifest["nodes"].get(unique_id) or manifest["sources"][unique_id]
+
+
+TRANSLATOR = CsDbtTranslator(
+    settings=DagsterDbtTranslatorSettings(
+        enable_asset_checks=True,
+        # A run of some models without their checks selects those models and no test by name
+        # (``dbt_tests`` matches no dbt node), so dbt builds them without tests.
+        enable_dbt_selection_by_name=True,
+    )
+)
 
 
 @contextmanager
@@ -57,9 +98,7 @@ def _warehouse_env(warehouse: Warehouse) -> Iterator[None]:
 @dbt_assets(
     manifest=dbt_project().manifest_path,
     project=dbt_project(),
-    dagster_dbt_translator=CsDbtTranslator(
-        settings=DagsterDbtTranslatorSettings(enable_asset_checks=True)
-    ),
+    dagster_dbt_translator=TRANSLATOR,
 )
 def cs_dbt_assets(
     context: dg.AssetExecutionContext,
@@ -74,34 +113,82 @@ def cs_dbt_assets(
         # failing model or data test is not (dbt's own failure, raised as it comes).
         with retry_transient(context, "dbt build"):
             warehouse.connect().close()
+    manifest = _manifest()
+    key_of = _key_of(manifest)
+    tests = DbtTestResults(TRANSLATOR.test_index(manifest), key_of,
+                           context.selected_asset_check_keys, log=context.log)
+    # Checks whose model is not in this run (run from the UI on their own): dbt test, after.
+    checks_only = sorted({
+        node_id for node_id in tests.pending
+        if key_of(node_id) not in context.selected_asset_keys
+    })
     with _warehouse_env(warehouse):
-        invocation = dbt.cli(["build"], context=context, target_path=_run_target_path(context))
-        # Should this process die, the next refresh stops a dbt left running (runlock).
-        refresh_lock.record_child(invocation.process.pid, "dbt build")
-        # A metrics mart's output waits until dbt has let go of the build file, so its headline
-        # figures can be read; so does everything after it in the DAG (Dagster takes outputs in
-        # dependency order) and the check results of what waits.
         held: list[Any] = []
-        held_ids: set[str] = set()
-        held_keys: set[dg.AssetKey] = set()
-        try:
-            for event in invocation.stream():
+        if context.selected_asset_keys:
+            invocation = dbt.cli(["build"], context=context, target_path=_run_target_path(context))
+            # A metrics mart's output waits until dbt has let go of the build file, so its
+            # headline figures can be read; so does everything after it in the DAG (Dagster takes
+            # outputs in dependency order) and the check results of what waits.
+            yield from _stream(context, invocation, tests, refresh_lock, warehouse, held, "dbt build")
+        if checks_only:
+            names = [manifest["nodes"][n]["name"] for n in checks_only]
+            invocation = dbt.cli(
+                ["test", "--select", " ".join(names)], manifest=manifest,
+                dagster_dbt_translator=TRANSLATOR,
+                target_path=_run_target_path(context, suffix="-test"),
+            )
+            yield from _stream(context, invocation, tests, refresh_lock, warehouse, held, "dbt test")
+    yield from _with_headlines(context, held, warehouse)
+    yield from tests.remaining()
+
+
+def _stream(
+    context: dg.AssetExecutionContext,
+    invocation: Any,
+    tests: DbtTestResults,
+    refresh_lock: RefreshLock,
+    warehouse: Warehouse,
+    held: list[Any],
+    label: str,
+) -> Iterator[Any]:
+    """dbt's events as Dagster events: models and seeds by dagster-dbt, data tests collected
+    into one check result per model (checks.py); held back are the events that must wait for
+    the headline figures."""
+    # Should this process die, the next refresh stops a dbt left running (runlock).
+    refresh_lock.record_child(invocation.process.pid, label)
+    held_ids: set[str] = set()
+    held_keys: set[dg.AssetKey] = set()
+    try:
+        for raw in invocation.stream_raw_events():
+            if not raw.is_result_event:
+                continue
+            if raw.raw_event["data"]["node_info"]["unique_id"].startswith("test."):
+                events: Iterable[Any] = tests.add(raw.raw_event)
+            else:
+                events = raw.to_default_asset_events(
+                    manifest=invocation.manifest,
+                    dagster_dbt_translator=invocation.dagster_dbt_translator,
+                    context=context if invocation.context is not None else None,
+                    target_path=invocation.target_path,
+                    project=invocation.project,
+                )
+            for event in events:
                 if _must_wait(event, held_ids, held_keys):
                     held.append(event)
                 else:
                     yield event
                 if isinstance(event, dg.Output):
                     pause_at("dbt", warehouse.warehouse_path)  # a test hook, inert in production
-        except Exception:
-            yield from held
-            raise
-    yield from _with_headlines(context, held, warehouse)
+    except Exception:
+        yield from held
+        yield from tests.remaining()
+        raise
 
 
 KEEP_RUN_TARGETS = 5
 
 
-def _run_target_path(context: dg.AssetExecutionContext) -> Path:
+def _run_target_path(context: dg.AssetExecutionContext, suffix: str = "") -> Path:
     """dbt's target folder for this run, under ``target/runs/``; only the last few runs' folders
     are kept (dagster-dbt would otherwise leave one folder per run, forever)."""
     runs = dbt_project().project_dir / "target" / "runs"
@@ -109,7 +196,7 @@ def _run_target_path(context: dg.AssetExecutionContext) -> Path:
     older = sorted((p for p in runs.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)
     for stale in older[: max(0, len(older) - (KEEP_RUN_TARGETS - 1))]:
         shutil.rmtree(stale, ignore_errors=True)
-    return runs / f"{context.run.run_id[:8]}-{context.retry_number}"
+    return runs / f"{context.run.run_id[:8]}-{context.retry_number}{suffix}"
 
 
 def _must_wait(event: Any, held_ids: set[str], held_keys: set[dg.AssetKey]) -> bool:
@@ -130,7 +217,11 @@ def _must_wait(event: Any, held_ids: set[str], held_keys: set[dg.AssetKey]) -> b
 
 
 def _asset_key(node: Mapping[str, Any]) -> dg.AssetKey:
-    return CsDbtTranslator().get_asset_key(node)
+    return TRANSLATOR.get_asset_key(node)
+
+
+def _key_of(manifest: Mapping[str, Any]) -> Any:
+    return lambda node_id: _asset_key(_node(manifest, node_id))
 
 
 def _manifest_node(event: dg.Output) -> Mapping[str, Any] | None:

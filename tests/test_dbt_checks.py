@@ -1,0 +1,126 @@
+"""One Dagster asset check per dbt model (``dbt_tests``) carrying its data tests' results
+(orchestration/defs/dbt/checks.py)."""
+
+import json
+
+import dagster as dg
+
+from orchestration.defs.dbt.checks import DBT_TESTS_CHECK, DbtTestResults, DbtTestIndex
+
+
+def _test(name: str, parents: list[str], attached: str | None = None,
+          severity: str = "ERROR") -> dict:
+    return {"resource_type": "test", "name": name, "attached_node": attached,
+            "depends_on": {"nodes": parents}, "config": {"enabled": True, "severity": severity}}
+
+
+# A small manifest: orders <- customers; a mart reading both; a seed with a warn-only test.
+MANIFEST = {
+    "nodes": {
+        "model.p.customers": {"resource_type": "model", "name": "customers"},
+        "model.p.orders": {"resource_type": "model", "name": "orders"},
+        "model.p.mart": {"resource_type": "model", "name": "mart"},
+        "seed.p.bands": {"resource_type": "seed", "name": "bands"},
+        "test.p.not_null_orders_id": _test("not_null_orders_id", ["model.p.orders"], "model.p.orders"),
+        "test.p.unique_orders_id": _test("unique_orders_id", ["model.p.orders"], "model.p.orders"),
+        "test.p.rel_orders_customer": _test(
+            "rel_orders_customer", ["model.p.customers", "model.p.orders"], "model.p.orders"),
+        # Singular, reading the mart and both of its parents: it belongs to the mart.
+        "test.p.assert_mart_reconciles": _test(
+            "assert_mart_reconciles", ["model.p.orders", "model.p.mart", "model.p.customers"]),
+        "test.p.bands_cover": _test("bands_cover", ["seed.p.bands"], severity="warn"),
+    },
+    "sources": {},
+    "parent_map": {
+        "model.p.customers": [],
+        "model.p.orders": ["model.p.customers"],
+        "model.p.mart": ["model.p.orders"],
+        "seed.p.bands": [],
+    },
+}
+
+
+def key_of(node_id: str) -> dg.AssetKey:
+    return dg.AssetKey(["x", node_id.rsplit(".", 1)[1]])
+
+
+def result_event(test_id: str, status: str, failures: int = 0, seconds: float = 0.5) -> dict:
+    return {"data": {"node_info": {"unique_id": test_id}, "status": status,
+                     "num_failures": failures, "execution_time": seconds}}
+
+
+def test_tests_are_grouped_by_the_node_they_belong_to():
+    index = DbtTestIndex(MANIFEST)
+    assert set(index.by_node) == {"model.p.orders", "model.p.mart", "seed.p.bands"}
+    orders = index.by_node["model.p.orders"]
+    assert orders.test_ids == ("test.p.not_null_orders_id", "test.p.rel_orders_customer",
+                               "test.p.unique_orders_id")
+    assert orders.blocking and orders.other_parents == ("model.p.customers",)
+    assert index.by_node["model.p.mart"].test_ids == ("test.p.assert_mart_reconciles",)
+    assert not index.by_node["seed.p.bands"].blocking  # warn only: the check does not block
+    spec = index.check_spec(key_of("model.p.orders"), "model.p.orders", key_of)
+    assert spec.name == DBT_TESTS_CHECK and spec.blocking
+    assert {d.asset_key for d in spec.additional_deps} == {key_of("model.p.customers")}
+    assert spec.metadata["dbt tests"] == 3
+    assert index.check_spec(key_of("model.p.customers"), "model.p.customers", key_of) is None
+
+
+def test_one_result_per_node_when_its_last_test_reports():
+    index = DbtTestIndex(MANIFEST)
+    selected = [dg.AssetCheckKey(key_of(n), DBT_TESTS_CHECK)
+                for n in ("model.p.orders", "model.p.mart", "seed.p.bands")]
+    results = DbtTestResults(index, key_of, selected)
+    assert list(results.add(result_event("test.p.not_null_orders_id", "pass", seconds=0.25))) == []
+    assert list(results.add(result_event("test.p.unique_orders_id", "fail", failures=3))) == []
+    (orders,) = results.add(result_event("test.p.rel_orders_customer", "pass", seconds=0.25))
+    assert orders.asset_key == key_of("model.p.orders") and orders.check_name == DBT_TESTS_CHECK
+    assert orders.passed is False and orders.severity == dg.AssetCheckSeverity.ERROR
+    assert orders.description == "unique_orders_id: fail, 3 failing rows"
+    meta = {k: getattr(v, "value", v) for k, v in orders.metadata.items()}
+    assert (meta["tests run"], meta["tests passed"], meta["tests failed"]) == (3, 2, 1)
+    assert meta["Execution Duration"] == 1.0  # 0.25 + 0.5 + 0.25: the tests' own time
+
+    (bands,) = results.add(result_event("test.p.bands_cover", "warn", failures=1))
+    assert bands.passed is False and bands.severity == dg.AssetCheckSeverity.WARN
+
+    # dbt skipped the mart's test (its model failed upstream): nothing ran, nothing reported.
+    assert list(results.remaining()) == []
+
+
+def test_a_node_whose_tests_did_not_all_run_reports_at_the_end():
+    index = DbtTestIndex(MANIFEST)
+    results = DbtTestResults(index, key_of, [dg.AssetCheckKey(key_of("model.p.orders"), DBT_TESTS_CHECK)])
+    assert list(results.add(result_event("test.p.not_null_orders_id", "pass"))) == []
+    # A test of a node this run does not check (dbt's indirect selection ran it) is only logged.
+    assert list(results.add(result_event("test.p.assert_mart_reconciles", "pass"))) == []
+    (orders,) = results.remaining()
+    assert orders.passed is True
+    meta = {k: getattr(v, "value", v) for k, v in orders.metadata.items()}
+    assert (meta["tests run"], meta["tests not run"]) == (1, 2)
+    assert "unique_orders_id" in meta["tests not run (skipped by dbt)"]
+
+
+def test_the_project_has_one_check_per_tested_model(dbt_manifest):
+    from orchestration.defs.dbt.assets import TRANSLATOR
+    from orchestration.definitions import defs
+
+    manifest = json.loads(dbt_manifest.read_text())
+    tests = {k for k, n in manifest["nodes"].items() if n["resource_type"] == "test"}
+    index = TRANSLATOR.test_index(manifest)
+    # Every data test belongs to exactly one check.
+    grouped = [t for g in index.by_node.values() for t in g.test_ids]
+    assert sorted(grouped) == sorted(tests)
+    owner = index.owner_of_test
+    assert owner["test.cs_metrics.assert_mrr_movements_reconcile_to_ending_mrr"] == (
+        "model.cs_metrics.fct_mrr_movements")
+    assert owner["test.cs_metrics.assert_month_end_mrr_matches_covering_lines"] == (
+        "model.cs_metrics.fct_mrr_monthly")
+
+    graph = defs.resolve_asset_graph()
+    dbt_checks = {k for k in graph.asset_check_keys if k.name == DBT_TESTS_CHECK}
+    assert len(dbt_checks) == len(index.by_node)
+    movements = graph.get_check_spec(
+        dg.AssetCheckKey(dg.AssetKey(["marts", "fct_mrr_movements"]), DBT_TESTS_CHECK))
+    assert movements.blocking
+    # Not one check per dbt test any more: the run plans a few dozen, not about 1,300.
+    assert len(graph.asset_check_keys) < 250 < len(tests)
