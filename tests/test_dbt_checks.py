@@ -5,7 +5,7 @@ import json
 
 import dagster as dg
 
-from orchestration.defs.dbt.checks import DBT_TESTS_CHECK, DbtTestResults, DbtTestIndex
+from orchestration.defs.dbt.checks import DBT_TESTS_CHECK, DbtTestIndex, DbtTestResults
 
 
 def _test(name: str, parents: list[str], attached: str | None = None,
@@ -101,8 +101,8 @@ def test_a_node_whose_tests_did_not_all_run_reports_at_the_end():
 
 
 def test_the_project_has_one_check_per_tested_model(dbt_manifest):
-    from orchestration.defs.dbt.assets import TRANSLATOR
     from orchestration.definitions import defs
+    from orchestration.defs.dbt.assets import TRANSLATOR
 
     manifest = json.loads(dbt_manifest.read_text())
     tests = {k for k, n in manifest["nodes"].items() if n["resource_type"] == "test"}

@@ -18,7 +18,7 @@ from dagster_dbt import (
     dbt_assets,
 )
 
-from orchestration.defs.dbt.checks import DbtTestResults, DbtTestIndex
+from orchestration.defs.dbt.checks import DbtTestIndex, DbtTestResults
 from orchestration.lib.dbt_project import dbt_executable, dbt_project
 from orchestration.lib.headline import headline_config, headline_figures, row_count
 from orchestration.lib.killpoints import pause_at
