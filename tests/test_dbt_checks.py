@@ -124,3 +124,43 @@ def test_the_project_has_one_check_per_tested_model(dbt_manifest):
     assert movements.blocking
     # Not one check per dbt test any more: the run plans a few dozen, not about 1,300.
     assert len(graph.asset_check_keys) < 250 < len(tests)
+
+
+def test_dbt_unit_tests_pass(published_run, tmp_path):
+    """The dbt unit tests (fixed inputs, expected rows: METRICS.md's worked examples, every
+    alert rule at its limit...) run here rather than in every refresh."""
+    import os
+    import shutil
+    import subprocess
+
+    from orchestration.defs.dbt.assets import UNIT_TESTS_ENV, build_args
+    from tests.conftest import BIN, DBT_DIR
+
+    assert "unit_test" in build_args()  # excluded from the runs
+    os.environ[UNIT_TESTS_ENV] = "true"
+    try:
+        assert build_args() == ["build"]
+    finally:
+        del os.environ[UNIT_TESTS_ENV]
+
+    build = tmp_path / "build.duckdb"
+    shutil.copy(published_run.build_db, build)  # unit tests read the inputs' column types
+    (tmp_path / "tmp").mkdir()
+    env = {**os.environ, "CS_BUILD_DB": str(build), "CS_DUCKDB_TEMP_DIR": str(tmp_path / "tmp"),
+           "DBT_TARGET": "duckdb"}
+    target = tmp_path / "target"
+    done = subprocess.run(
+        [str(BIN / "dbt"), "test", "--select", "test_type:unit", "--project-dir", str(DBT_DIR),
+         "--profiles-dir", str(DBT_DIR), "--target-path", str(target)],
+        env=env, capture_output=True, text=True, check=False,
+    )
+    assert done.returncode == 0, done.stdout[-4000:]
+    results = [r for r in json.loads((target / "run_results.json").read_text())["results"]
+               if r["unique_id"].startswith("unit_test.")]  # not the project's on-run-start hook
+    manifest = json.loads((DBT_DIR / "target" / "manifest.json").read_text())
+    assert len(results) == len(manifest["unit_tests"]) >= 50
+    assert {r["status"] for r in results} == {"pass"}
+    assert {r["unique_id"] for r in results} >= {
+        "unit_test.cs_metrics.metrics_retention.worked_example_churn_gives_grr_0_90",
+        "unit_test.cs_metrics.metrics_retention.worked_example_churn_and_expansion_gives_nrr_1_10",
+    }

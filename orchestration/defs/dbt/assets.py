@@ -3,6 +3,7 @@
 
 
 import json
+import os
 import shutil
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -125,7 +126,8 @@ def cs_dbt_assets(
     with _warehouse_env(warehouse):
         held: list[Any] = []
         if context.selected_asset_keys:
-            invocation = dbt.cli(["build"], context=context, target_path=_run_target_path(context))
+            invocation = dbt.cli(build_args(), context=context,
+                                 target_path=_run_target_path(context))
             # A metrics mart's output waits until dbt has let go of the build file, so its
             # headline figures can be read; so does everything after it in the DAG (Dagster takes
             # outputs in dependency order) and the check results of what waits.
@@ -183,6 +185,18 @@ def _stream(
         yield from held
         yield from tests.remaining()
         raise
+
+
+UNIT_TESTS_ENV = "CS_DBT_UNIT_TESTS_IN_RUNS"
+
+
+def build_args() -> list[str]:
+    """``dbt build`` without the unit tests: they test the SQL against fixed inputs, not the
+    data, so they run in ``make test`` (tests/test_dbt_checks.py) and not in every refresh, as
+    dbt recommends; ``CS_DBT_UNIT_TESTS_IN_RUNS=true`` puts them back in every run."""
+    if os.environ.get(UNIT_TESTS_ENV, "").strip().lower() in ("1", "true", "yes"):
+        return ["build"]
+    return ["build", "--exclude-resource-type", "unit_test"]
 
 
 KEEP_RUN_TARGETS = 5
