@@ -47,7 +47,7 @@ from typing import Any
 import duckdb
 
 from orchestration.lib.bench_stages import export_files
-from orchestration.lib.loader import literal
+from orchestration.lib.loader import DEFAULT_MEMORY_LIMIT, literal, memory_limit_setting
 from orchestration.lib.warehouse import PUBLISHED_DB_NAME, REPO_ROOT
 
 BENCH_DIR = REPO_ROOT / "benchmarks"
@@ -566,7 +566,7 @@ class Options:
     data_dir: Path = DEFAULT_DATA_DIR
     results_dir: Path | None = DEFAULT_RESULTS_DIR
     work_dir: Path | None = None  # default: <data_dir>/_runs
-    memory_limit: str = os.environ.get("CS_DUCKDB_MEMORY_LIMIT", "4GB")
+    memory_limit: str = memory_limit_setting()
     pandas_memory_cap_mb: float | None = None  # default: 75% of the machine's memory
     pandas_timeout: float | None = 3600.0
     dbt_select: str | None = None  # a subset of the dbt project (harness tests only)
@@ -958,7 +958,7 @@ def main(argv: list[str] | None = None) -> int:
                         "each run unless --keep-runs)")
     parser.add_argument("--memory-limit", default=Options.memory_limit,
                         help="DuckDB memory limit of the pipeline and the floor "
-                        "(default $CS_DUCKDB_MEMORY_LIMIT or 4GB)")
+                        f"(default $CS_DUCKDB_MEMORY_LIMIT or {DEFAULT_MEMORY_LIMIT}, as the pipeline)")
     parser.add_argument("--pandas-memory-cap-gb", type=float, default=None,
                         help="stop the pandas baseline above this resident memory and report it "
                         "as unable to finish (default 75%% of the machine's memory)")

@@ -3,7 +3,7 @@
 The harness starts every stage as a fresh child process, so that its peak memory is its own,
 and reads what the stage reports from a JSON file:
 
-    python -m orchestration.lib.bench_stages floor --raw DIR --memory-limit 4GB --out FILE.json
+    python -m orchestration.lib.bench_stages floor --raw DIR --memory-limit 3GB --out FILE.json
     python -m orchestration.lib.bench_stages pipeline --out FILE.json [--dbt-select SELECT]
 
 ``floor``: one DuckDB pass over every export file: for each file one query that counts the rows
@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from orchestration.lib.loader import literal, quote
+from orchestration.lib.loader import DEFAULT_MEMORY_LIMIT, literal, quote
 
 PROCESS_STARTED = time.time()
 
@@ -193,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="stage", required=True)
     f = sub.add_parser("floor", help="one DuckDB pass over every export file")
     f.add_argument("--raw", required=True, type=Path)
-    f.add_argument("--memory-limit", default="4GB")
+    f.add_argument("--memory-limit", default=DEFAULT_MEMORY_LIMIT)
     f.add_argument("--out", required=True, type=Path)
     p = sub.add_parser("pipeline", help="the refresh job, in process")
     p.add_argument("--out", required=True, type=Path)

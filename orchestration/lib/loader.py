@@ -507,10 +507,19 @@ def _load_file(
     ) if file_format == "csv" and text_kept else "0"
     source_select = ", ".join(f"{quote(s)} as {quote('s__' + s)}" for s in kept)
     try:
-        con.execute(
-            f"create temp table {tag}_source as select row_number() over () as _k, "
-            f"{breaks} as _breaks, {source_select} from {reader}"
-        )
+        if file_format == "parquet" and "file_row_number" not in source_cols:
+            # Parquet is typed and numbered already: read it where it is (twice, below) rather
+            # than copying millions of rows into a temporary table first.
+            con.execute(
+                f"create temp view {tag}_source as select file_row_number + 1 as _k, "
+                f"0 as _breaks, {source_select} "
+                f"from read_parquet({path_literal(path)}, file_row_number = true)"
+            )
+        else:
+            con.execute(
+                f"create temp table {tag}_source as select row_number() over () as _k, "
+                f"{breaks} as _breaks, {source_select} from {reader}"
+            )
     except duckdb.Error as exc:
         raise ExportError(f"{path}: cannot be read as {file_format}: {_first_line(exc)}",
                           rule="unreadable") from exc
@@ -661,7 +670,7 @@ def _load_file(
         select *, {", ".join(typed_exprs)} from texts
         """
     )
-    con.execute(
+    sql_bad = (
         f"""
         create temp table {tag}_bad as
         select _k, _line, _violations from (
@@ -672,6 +681,11 @@ def _load_file(
         where len(_violations) > 0
         """
     )
+    try:  # the first pass over every value: a Parquet file damaged inside fails here
+        con.execute(sql_bad)
+    except duckdb.Error as exc:
+        raise ExportError(f"{path}: cannot be read as {file_format}: {_first_line(exc)}",
+                          rule="unreadable") from exc
     has_bad = con.execute(f"select count(*) > 0 from {tag}_bad").fetchone()[0]
     cols = ", ".join(quote(c.name) for c in spec.columns)
     if has_bad or numbered:
@@ -764,7 +778,18 @@ def _record_audit(con: duckdb.DuckDBPyConnection, r: LoadResult) -> None:
     )
 
 
-def connect(db_path: Path, memory_limit: str = "4GB") -> duckdb.DuckDBPyConnection:
+DEFAULT_MEMORY_LIMIT = "3GB"
+"""DuckDB's memory limit when ``CS_DUCKDB_MEMORY_LIMIT`` is not set. 3 GB, so that a run's whole
+process tree (Dagster, dbt and their Python on top of DuckDB's buffers) stays within 4 GB; DuckDB
+spills to ``<warehouse>/tmp`` beyond it (benchmarks/README.md)."""
+
+
+def memory_limit_setting() -> str:
+    """``CS_DUCKDB_MEMORY_LIMIT``, else :data:`DEFAULT_MEMORY_LIMIT`."""
+    return os.environ.get("CS_DUCKDB_MEMORY_LIMIT", "").strip() or DEFAULT_MEMORY_LIMIT
+
+
+def connect(db_path: Path, memory_limit: str = DEFAULT_MEMORY_LIMIT) -> duckdb.DuckDBPyConnection:
     db_path = Path(db_path)
     db_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = db_path.parent / "tmp"
@@ -775,7 +800,7 @@ def connect(db_path: Path, memory_limit: str = "4GB") -> duckdb.DuckDBPyConnecti
     return con
 
 
-def load_all(db_path: Path, raw_dir: Path, memory_limit: str = "4GB") -> list[LoadResult]:
+def load_all(db_path: Path, raw_dir: Path, memory_limit: str = DEFAULT_MEMORY_LIMIT) -> list[LoadResult]:
     """Load every table of the contract (used by tests and scripts; Dagster loads per asset)."""
     con = connect(db_path, memory_limit)
     try:

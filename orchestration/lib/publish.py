@@ -25,7 +25,7 @@ import duckdb
 
 from orchestration.lib.contract import TABLES
 from orchestration.lib.killpoints import pause_at
-from orchestration.lib.loader import literal, quote
+from orchestration.lib.loader import literal, memory_limit_setting, quote
 from orchestration.lib.runlock import holds_lock, is_running
 
 # Schemas analysts query; every table in them must be non-empty to publish.
@@ -111,7 +111,7 @@ def write_published_copy(build_db: Path, target: Path, include_personal: bool) -
     con = duckdb.connect()
     try:
         # The pipeline's memory limit; what does not fit spills beside the published file.
-        con.execute(f"set memory_limit = '{os.environ.get('CS_DUCKDB_MEMORY_LIMIT', '4GB')}'")
+        con.execute(f"set memory_limit = {literal(memory_limit_setting())}")
         con.execute(f"set temp_directory = {literal(str(Path(target).parent / 'tmp'))}")
         con.execute(f"attach {literal(str(build_db))} as {PUBLISHED_CATALOG} (read_only)")
         con.execute(f"attach {literal(str(target))} as published_copy")

@@ -37,7 +37,7 @@ from orchestration.lib.expectations import (
     load_suite,
     run_suite_in_duckdb,
 )
-from orchestration.lib.loader import ExportError, connect, find_export, load_table, quote
+from orchestration.lib.loader import DEFAULT_MEMORY_LIMIT, ExportError, connect, find_export, load_table, quote
 
 LINE = "_line_number"
 DEFAULT_SAMPLE = 5
@@ -329,7 +329,7 @@ def _audit_row(con: duckdb.DuckDBPyConnection, report: TableReport) -> bool:
 
 
 def validate_exports(raw_dir: Path, work_db: Path, sample: int = DEFAULT_SAMPLE,
-                     strict: bool = False, memory_limit: str = "4GB") -> list[TableReport]:
+                     strict: bool = False, memory_limit: str = DEFAULT_MEMORY_LIMIT) -> list[TableReport]:
     """Load every export of the contract into ``work_db`` (a throwaway file) and check it."""
     raw_dir = Path(raw_dir)
     reports = [TableReport(spec) for spec in TABLES]

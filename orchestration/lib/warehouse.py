@@ -16,7 +16,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
-from orchestration.lib.loader import connect
+from orchestration.lib.loader import connect, memory_limit_setting
 from orchestration.lib.runlock import record_child, refresh_lock, wait_seconds_for_run
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -61,7 +61,7 @@ class Warehouse(dg.ConfigurableResource):
 
     raw_dir: str = ""
     warehouse_dir: str = ""
-    memory_limit: str = os.environ.get("CS_DUCKDB_MEMORY_LIMIT", "4GB")
+    memory_limit: str = memory_limit_setting()
 
     # Absolute: a relative CS_RAW_DIR / CS_WAREHOUSE_DIR means relative to where the command was
     # started, and dbt runs in dbt_project/ (CS_BUILD_DB would otherwise point inside it).

@@ -58,6 +58,20 @@ contracts as (
         opportunities.contract_end_date as due_date,
         {{ cs_metrics.add_days('opportunities.contract_end_date',
                                var('renewal_grace_days')) }} as grace_end_date,
+        -- the days whose ARR decides the outcome, as plain join keys (an expression over the
+        -- as-of date in the join condition made the joins to the daily ARR nested loops)
+        case
+            when opportunities.contract_end_date <= as_of.as_of_date
+                then opportunities.contract_end_date
+            else as_of.as_of_date
+        end as arr_due_day,
+        case
+            when {{ cs_metrics.add_days('opportunities.contract_end_date',
+                                        var('renewal_grace_days')) }} <= as_of.as_of_date
+                then {{ cs_metrics.add_days('opportunities.contract_end_date',
+                                            var('renewal_grace_days')) }}
+        end as arr_grace_day,
+        as_of.as_of_date as arr_as_of_day,
         -- contract ACV: amount per contract year, at the contract start month's rate
         case
             when opportunities.currency = '{{ var("reporting_currency", "USD") }}'
@@ -136,17 +150,13 @@ with_billing as (
         on contracts.contract_opportunity_id = renewal_opportunities.contract_opportunity_id
     left join daily_mrr as arr_at_due
         on contracts.account_id = arr_at_due.account_id
-        and arr_at_due.date_day = case
-            when contracts.due_date <= as_of.as_of_date then contracts.due_date
-            else as_of.as_of_date
-        end
+        and contracts.arr_due_day = arr_at_due.date_day
     left join daily_mrr as arr_after_grace
         on contracts.account_id = arr_after_grace.account_id
-        and contracts.grace_end_date = arr_after_grace.date_day
-        and contracts.grace_end_date <= as_of.as_of_date
+        and contracts.arr_grace_day = arr_after_grace.date_day
     left join daily_mrr as arr_at_as_of
         on contracts.account_id = arr_at_as_of.account_id
-        and as_of.as_of_date = arr_at_as_of.date_day
+        and contracts.arr_as_of_day = arr_at_as_of.date_day
 
 ),
 
