@@ -116,6 +116,17 @@ def _daily_rows(db: Path) -> list[tuple]:
         con.close()
 
 
+def _activity_rows(db: Path) -> list[tuple]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(
+            "select account_id, user_id, activity_date, activity_month, events, seconds "
+            "from intermediate.int_user_activity_daily order by all"
+        ).fetchall()
+    finally:
+        con.close()
+
+
 def test_incremental_run_recomputes_only_the_new_window(published_run, usage_truth, tmp_path):
     as_of = usage_truth["as_of"]
     new_day = as_of + dt.timedelta(days=1)
@@ -141,13 +152,22 @@ def test_incremental_run_recomputes_only_the_new_window(published_run, usage_tru
     assert new_events > 0
 
     vars_arg = "{as_of_date: '" + new_day.isoformat() + "'}"
+    activity_before = _activity_rows(db)
     _dbt(db, tmp_path / "incremental", "run", "--select", "int_as_of_date",
-         "fct_account_usage_daily", "--vars", vars_arg)
+         "int_user_activity_daily", "fct_account_usage_daily", "--vars", vars_arg)
 
     # the run was incremental, and its bounds reached the events scan as literals
     target = tmp_path / "incremental" / "target"
     executed = next((target / "run").rglob("fct_account_usage_daily.sql")).read_text()
     assert "delete from" in executed.lower()  # delete+insert into the existing table
+    activity = next((target / "compiled").rglob("int_user_activity_daily.sql")).read_text()
+    assert f"where event_date >= cast('{as_of.replace(day=1).isoformat()}' as date)" in activity
+    activity_after = _activity_rows(db)
+    month = as_of.replace(day=1)
+    assert [r for r in activity_after if r[3] < month] == [
+        r for r in activity_before if r[3] < month]
+    assert {r[:2] for r in activity_after if r[2] == new_day} == {
+        r[:2] for r in activity_before if r[2] == as_of}
     compiled = next((target / "compiled").rglob("fct_account_usage_daily.sql")).read_text()
     assert f"activity.activity_date >= cast('{scan_from.isoformat()}' as date)" in compiled
     assert f"where usage_date >= cast('{rewrite_from.isoformat()}' as date)" in compiled
@@ -161,6 +181,7 @@ def test_incremental_run_recomputes_only_the_new_window(published_run, usage_tru
     assert sum(r[3] for r in after if r[1] == new_day) == sum(r[3] for r in after if r[1] == as_of)
 
     # and the result equals a full rebuild exactly
-    _dbt(db, tmp_path / "full", "run", "--select", "fct_account_usage_daily", "--full-refresh",
-         "--vars", vars_arg)
+    _dbt(db, tmp_path / "full", "run", "--select", "int_user_activity_daily",
+         "fct_account_usage_daily", "--full-refresh", "--vars", vars_arg)
     assert _daily_rows(db) == after
+    assert _activity_rows(db) == activity_after

@@ -1,8 +1,29 @@
 {#- One row per user per day with at least one usage event (an active user-day), with the
-    day's events and time in product (whole seconds; minutes = seconds / 60). A view: the
-    incremental fct_account_usage_daily filters it on activity_date, and the filter reaches the
-    events scan, so a daily run reads only the days it recomputes. -#}
-{{ config(materialized='view') }}
+    day's events and time in product (whole seconds; minutes = seconds / 60).
+
+    Incremental (DECISIONS.md, Adoption): the events are aggregated once; a run rewrites whole
+    months from the month of the latest stored day (it may have grown) and reads only the
+    events from that month on, so a daily run reads about a month of events, and the models and
+    tests over it read user-days, not events. Independent of the as-of date: every event day is
+    kept; the models that read it filter on their as-of date. -#}
+{{ config(
+    materialized='incremental',
+    unique_key='activity_month',
+    partition_by=(['activity_month'] if target.type == 'spark' else none),
+    on_schema_change='fail',
+) }}
+
+{%- set rewrite_from = none -%}
+{%- if is_incremental() and execute -%}
+    {%- set bounds_query -%}
+        select {{ cs_metrics.month_start('max(activity_date)') }} from {{ this }}
+    {%- endset -%}
+    {%- set found = run_query(bounds_query).columns[0].values()[0] -%}
+    {%- if found is not none -%}
+        {%- set rewrite_from = (found | string)[:10] -%}
+    {%- endif -%}
+{%- endif %}
+
 
 with
 
@@ -14,6 +35,9 @@ events as (
         event_date,
         duration_seconds
     from {{ ref('stg_product__usage_events') }}
+    {%- if rewrite_from %}
+    where event_date >= cast('{{ rewrite_from }}' as date)
+    {%- endif %}
 
 ),
 
@@ -23,6 +47,7 @@ final as (
         account_id,
         user_id,
         event_date as activity_date,
+        {{ cs_metrics.month_start('event_date') }} as activity_month,
         count(*) as events,
         cast(coalesce(sum(duration_seconds), 0) as {{ dbt.type_bigint() }}) as seconds,
         cast(coalesce(sum(duration_seconds), 0) as double) / 60 as minutes
@@ -30,7 +55,8 @@ final as (
     group by
         account_id,
         user_id,
-        event_date
+        event_date,
+        {{ cs_metrics.month_start('event_date') }}
 
 )
 
