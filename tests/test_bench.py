@@ -235,3 +235,18 @@ def test_stage_memory_is_the_child_trees_peak(tmp_path):
     capped = bench.run_stage("capped", [sys.executable, "-c", grow], {}, tmp_path / "capped.log",
                              rss_cap_mb=150)
     assert capped.returncode != 0 and capped.stopped.startswith("memory cap")
+
+
+def test_profile_load_times_every_statement_of_a_load(small_company, capsys, monkeypatch):
+    from benchmarks import profile_load
+
+    events = duckdb.connect().execute(
+        "select count(*) from read_parquet(?)",
+        [str(small_company / "product" / "usage_events.parquet")],
+    ).fetchone()[0]
+    monkeypatch.setattr(profile_load, "SHOWN_FROM_SECONDS", 0.0)  # every statement, however fast
+    assert profile_load.main([str(small_company), "product_usage_events"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[-1].endswith(f"total: {events:,} rows read, {events:,} loaded, 0 quarantined")
+    assert any("create or replace table raw.product_usage_events" in line for line in out)
+    assert any("read_parquet" in line for line in out)
