@@ -4,6 +4,7 @@
 import json
 
 import dagster as dg
+import pytest
 
 from orchestration.defs.dbt.checks import DBT_TESTS_CHECK, DbtTestIndex, DbtTestResults
 
@@ -164,3 +165,34 @@ def test_dbt_unit_tests_pass(published_run, tmp_path):
         "unit_test.cs_metrics.metrics_retention.worked_example_churn_gives_grr_0_90",
         "unit_test.cs_metrics.metrics_retention.worked_example_churn_and_expansion_gives_nrr_1_10",
     }
+
+
+def test_dbt_sets_the_spill_folder_once_per_connection():
+    """dbt-duckdb applies `settings` to every cursor, and DuckDB refuses a second
+    `SET temp_directory` once a query has spilled: at 41 million events every model after the
+    first spill failed. The folder belongs in `config_options` (set when the connection opens)."""
+    import yaml
+
+    from tests.conftest import DBT_DIR
+
+    duckdb_target = yaml.safe_load((DBT_DIR / "profiles.yml").read_text())["cs_metrics"][
+        "outputs"]["duckdb"]
+    assert "temp_directory" not in duckdb_target["settings"]
+    assert "CS_DUCKDB_TEMP_DIR" in duckdb_target["config_options"]["temp_directory"]
+
+
+def test_a_second_connection_after_a_spill_keeps_the_spill_folder(tmp_path):
+    import duckdb
+
+    from orchestration.lib.loader import connect
+
+    db = tmp_path / "build.duckdb"
+    first = connect(db, "100MB")
+    # a sort of 160 MB under a 100 MB limit spills into <warehouse>/tmp
+    first.execute("create table big as select hash(i) as h, i from range(10000000) t(i) order by h")
+    second = connect(db, "100MB")  # same file, same process: the same database instance
+    assert second.execute("select count(*) from big").fetchone()[0] == 10_000_000
+    with pytest.raises(duckdb.NotImplementedException):
+        second.execute(f"set temp_directory = '{tmp_path / 'elsewhere'}'")
+    second.close()
+    first.close()

@@ -796,7 +796,15 @@ def connect(db_path: Path, memory_limit: str = DEFAULT_MEMORY_LIMIT) -> duckdb.D
     tmp.mkdir(exist_ok=True)
     con = duckdb.connect(str(db_path))
     con.execute(f"set memory_limit = {literal(memory_limit)}")
-    con.execute(f"set temp_directory = {literal(str(tmp))}")
+    try:
+        con.execute(f"set temp_directory = {literal(str(tmp))}")
+    except duckdb.NotImplementedException:
+        # Another connection of this process to the same file has spilled already, and DuckDB
+        # keeps that spill folder ("Cannot switch temporary directory..."): fine if it is ours.
+        (current,) = con.execute("select current_setting('temp_directory')").fetchone()
+        if Path(current).resolve() != tmp.resolve():
+            con.close()
+            raise
     return con
 
 
