@@ -196,3 +196,25 @@ def test_a_second_connection_after_a_spill_keeps_the_spill_folder(tmp_path):
         second.execute(f"set temp_directory = '{tmp_path / 'elsewhere'}'")
     second.close()
     first.close()
+
+
+def test_a_run_starts_from_the_latest_runs_partial_parse(tmp_path, monkeypatch):
+    """Each run has its own dbt target folder; without partial_parse.msgpack in it dbt parses
+    the whole project again (about 7 s of every run)."""
+    import time
+    from types import SimpleNamespace
+
+    from orchestration.defs.dbt import assets
+
+    project = tmp_path / "project"
+    runs = project / "target" / "runs"
+    (runs / "older-0").mkdir(parents=True)
+    (runs / "older-0" / assets.PARTIAL_PARSE_FILE).write_bytes(b"older")
+    time.sleep(0.01)
+    (runs / "latest-0").mkdir()
+    (runs / "latest-0" / assets.PARTIAL_PARSE_FILE).write_bytes(b"latest")
+    monkeypatch.setattr(assets, "dbt_project", lambda: SimpleNamespace(project_dir=project))
+    context = SimpleNamespace(run=SimpleNamespace(run_id="abcdef12-3456"), retry_number=0)
+    path = assets._run_target_path(context)
+    assert path == runs / "abcdef12-0"
+    assert (path / assets.PARTIAL_PARSE_FILE).read_bytes() == b"latest"

@@ -200,6 +200,7 @@ def build_args() -> list[str]:
 
 
 KEEP_RUN_TARGETS = 5
+PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 
 
 def _run_target_path(context: dg.AssetExecutionContext, suffix: str = "") -> Path:
@@ -208,9 +209,17 @@ def _run_target_path(context: dg.AssetExecutionContext, suffix: str = "") -> Pat
     runs = dbt_project().project_dir / "target" / "runs"
     runs.mkdir(parents=True, exist_ok=True)
     older = sorted((p for p in runs.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)
+    path = runs / f"{context.run.run_id[:8]}-{context.retry_number}{suffix}"
+    path.mkdir(parents=True, exist_ok=True)
+    # dbt parses the whole project again (about 7 s) when its target folder has no
+    # partial_parse.msgpack: start from the latest run's. dbt checks it (project files, profile,
+    # variables) and parses again anything that changed, or everything if the profile did.
+    parsed = [p / PARTIAL_PARSE_FILE for p in reversed(older) if (p / PARTIAL_PARSE_FILE).exists()]
+    if parsed:
+        shutil.copy2(parsed[0], path / PARTIAL_PARSE_FILE)
     for stale in older[: max(0, len(older) - (KEEP_RUN_TARGETS - 1))]:
         shutil.rmtree(stale, ignore_errors=True)
-    return runs / f"{context.run.run_id[:8]}-{context.retry_number}{suffix}"
+    return path
 
 
 def _must_wait(event: Any, held_ids: set[str], held_keys: set[dg.AssetKey]) -> bool:
