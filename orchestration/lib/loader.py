@@ -626,26 +626,30 @@ def _load_file(
         t = quote("t__" + c.name)
         text_exprs.append(f"{text} as {t}")
         fmt = mapping.formats.get(c.name) or c.fmt
+        # Whether the conversion can fail (then a bad_type check), and the value whose absence
+        # is a missing required value: a typed column read as its own type (values not mapped)
+        # is cast as it is, and NULL is NULL before the cast; text into text converts nothing.
+        can_fail, missing = True, t
         if fmt and c.type in ("date", "timestamp"):
             typed = f"cast(try_strptime({t}, {literal(fmt)}) as {c.duckdb_type})"
         elif not is_text and source_cols[src].startswith(c.duckdb_type.split("(")[0]):
             typed = f"cast({s_col} as {c.duckdb_type})"
+            if c.name not in mapping.values:
+                can_fail, missing = False, s_col
         elif c.duckdb_type == "VARCHAR":
-            typed = t  # text is text: nothing to convert, no type to break
+            typed, can_fail = t, False
         else:
             typed = f"try_cast({t} as {c.duckdb_type})"
         typed_exprs.append(f"{typed} as {quote(c.name)}")
         expected = c.duckdb_type + (f" in format {fmt}" if fmt else "")
-        # A typed column read as its own type cannot fail its type; NULL is NULL before the cast.
-        same_type = not is_text and typed.startswith(f"cast({s_col} ") and c.name not in mapping.values
         if c.required:
             checks.append(
-                f"case when {s_col if same_type else t} is null then struct_pack(col := {literal(c.name)}, "
+                f"case when {missing} is null then struct_pack(col := {literal(c.name)}, "
                 f"rule := 'missing_value', reason := {literal(f'{c.name}: required value is missing')}) end"
             )
-        not_valid = literal(f"' is not a valid {expected}")  # a format may hold any text
-        if same_type or typed == t:
+        if not can_fail:
             continue
+        not_valid = literal(f"' is not a valid {expected}")  # a format may hold any text
         checks.append(
             f"case when {t} is not null and {quote(c.name)} is null then struct_pack("
             f"col := {literal(c.name)}, rule := 'bad_type', reason := {literal(c.name + ': ')} || "
@@ -782,6 +786,12 @@ DEFAULT_MEMORY_LIMIT = "3GB"
 """DuckDB's memory limit when ``CS_DUCKDB_MEMORY_LIMIT`` is not set. 3 GB, so that a run's whole
 process tree (Dagster, dbt and their Python on top of DuckDB's buffers) stays within 4 GB; DuckDB
 spills to ``<warehouse>/tmp`` beyond it (benchmarks/README.md)."""
+
+
+def env_flag(name: str, default: bool = False) -> bool:
+    """A yes/no setting from the environment: ``1``, ``true`` or ``yes`` (any case) is on."""
+    value = os.environ.get(name, "").strip().lower()
+    return value in ("1", "true", "yes") if value else default
 
 
 def memory_limit_setting() -> str:

@@ -25,7 +25,7 @@ import duckdb
 
 from orchestration.lib.contract import TABLES
 from orchestration.lib.killpoints import pause_at
-from orchestration.lib.loader import literal, memory_limit_setting, quote
+from orchestration.lib.loader import env_flag, literal, memory_limit_setting, quote
 from orchestration.lib.runlock import holds_lock, is_running
 
 # Schemas analysts query; every table in them must be non-empty to publish.
@@ -37,7 +37,7 @@ PUBLISHED_CATALOG = "cs_metrics"
 
 def include_personal_data() -> bool:
     """Whether the published file keeps the personal columns (default: no)."""
-    return os.environ.get("CS_INCLUDE_CONTACT_PERSONAL_DATA", "false").strip().lower() in ("true", "1", "yes")
+    return env_flag("CS_INCLUDE_CONTACT_PERSONAL_DATA")
 
 
 def personal_columns() -> dict[str, tuple[str, ...]]:

@@ -3,9 +3,8 @@
 
 
 import json
-import os
 import shutil
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
@@ -23,6 +22,7 @@ from orchestration.defs.dbt.checks import DbtTestIndex, DbtTestResults
 from orchestration.lib.dbt_project import dbt_executable, dbt_project
 from orchestration.lib.headline import headline_config, headline_figures, row_count
 from orchestration.lib.killpoints import pause_at
+from orchestration.lib.loader import env_flag
 from orchestration.lib.raw_parquet import is_spark_target, spark_dbt_env
 from orchestration.lib.retry import retry_transient
 from orchestration.lib.warehouse import RefreshLock, Warehouse, scoped_env
@@ -37,10 +37,15 @@ class CsDbtTranslator(DagsterDbtTranslator):
         self._indexes: dict[int, DbtTestIndex] = {}
 
     def test_index(self, manifest: Mapping[str, Any]) -> DbtTestIndex:
+        # Keyed by identity: the index keeps its manifest alive, so an id is never reused.
         index = self._indexes.get(id(manifest))
-        if index is None or index.manifest is not manifest:
+        if index is None:
             index = self._indexes[id(manifest)] = DbtTestIndex(manifest)
         return index
+
+    def key_of(self, manifest: Mapping[str, Any]) -> Callable[[str], dg.AssetKey]:
+        """A dbt node's unique id -> its asset key."""
+        return lambda node_id: self.get_asset_key(_node(manifest, node_id))
 
     def get_asset_check_spec(
         self,
@@ -53,8 +58,7 @@ class CsDbtTranslator(DagsterDbtTranslator):
         owner = index.owner_of_test.get(unique_id)
         if owner is None or self.get_asset_key(_node(manifest, owner)) != asset_spec.key:
             return None
-        return index.check_spec(asset_spec.key, owner,
-                                lambda node_id: self.get_asset_key(_node(manifest, node_id)))
+        return index.check_spec(asset_spec.key, owner, self.key_of(manifest))
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         fqn = dbt_resource_props.get("fqn", [])
@@ -115,7 +119,7 @@ def cs_dbt_assets(
         with retry_transient(context, "dbt build"):
             warehouse.connect().close()
     manifest = _manifest()
-    key_of = _key_of(manifest)
+    key_of = TRANSLATOR.key_of(manifest)
     tests = DbtTestResults(TRANSLATOR.test_index(manifest), key_of,
                            context.selected_asset_check_keys, log=context.log)
     # Checks whose model is not in this run (run from the UI on their own): dbt test, after.
@@ -194,7 +198,7 @@ def build_args() -> list[str]:
     """``dbt build`` without the unit tests: they test the SQL against fixed inputs, not the
     data, so they run in ``make test`` (tests/test_dbt_checks.py) and not in every refresh, as
     dbt recommends; ``CS_DBT_UNIT_TESTS_IN_RUNS=true`` puts them back in every run."""
-    if os.environ.get(UNIT_TESTS_ENV, "").strip().lower() in ("1", "true", "yes"):
+    if env_flag(UNIT_TESTS_ENV):
         return ["build"]
     return ["build", "--exclude-resource-type", "unit_test"]
 
@@ -241,10 +245,6 @@ def _must_wait(event: Any, held_ids: set[str], held_keys: set[dg.AssetKey]) -> b
 
 def _asset_key(node: Mapping[str, Any]) -> dg.AssetKey:
     return TRANSLATOR.get_asset_key(node)
-
-
-def _key_of(manifest: Mapping[str, Any]) -> Any:
-    return lambda node_id: _asset_key(_node(manifest, node_id))
 
 
 def _manifest_node(event: dg.Output) -> Mapping[str, Any] | None:

@@ -137,13 +137,11 @@ class DbtTestResults:
         self.index = index
         self.key_of = key_of
         self.log = log
-        self.pending: dict[str, _Pending] = {}
-        for check in selected:
-            if check.name != DBT_TESTS_CHECK:
-                continue
-            for node_id, tests in index.by_node.items():
-                if key_of(node_id) == check.asset_key:
-                    self.pending[node_id] = _Pending(expected=set(tests.test_ids))
+        checked = {check.asset_key for check in selected if check.name == DBT_TESTS_CHECK}
+        self.pending: dict[str, _Pending] = {
+            node_id: _Pending(expected=set(tests.test_ids))
+            for node_id, tests in index.by_node.items() if key_of(node_id) in checked
+        }
 
     def add(self, raw_event: Mapping[str, Any]) -> Iterator[dg.AssetCheckResult]:
         """One dbt ``LogTestResult`` event (its ``data``: ``node_info``, ``status``,
