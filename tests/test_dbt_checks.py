@@ -127,9 +127,13 @@ def test_the_project_has_one_check_per_tested_model(dbt_manifest):
     assert len(graph.asset_check_keys) < 250 < len(tests)
 
 
+NOT_NULL_TEST = "not_null_int_account_health_snapshots"
+
+
 def test_dbt_unit_tests_pass(published_run, tmp_path):
     """The dbt unit tests (fixed inputs, expected rows: METRICS.md's worked examples, every
-    alert rule at its limit...) run here rather than in every refresh."""
+    alert rule at its limit...) run here rather than in every refresh. The same dbt call runs
+    one model-level not-null test (tests/generic/not_null_columns.sql) on planted nulls."""
     import os
     import shutil
     import subprocess
@@ -146,18 +150,38 @@ def test_dbt_unit_tests_pass(published_run, tmp_path):
 
     build = tmp_path / "build.duckdb"
     shutil.copy(published_run.build_db, build)  # unit tests read the inputs' column types
+    # Nulls planted in two columns (3 rows and 1 row) for the model-level not-null test, run in
+    # the same dbt call: it must fail with one row per column at fault.
+    import duckdb
+
+    con = duckdb.connect(str(build))
+    snapshots = "intermediate.int_account_health_snapshots"
+    con.execute(f"update {snapshots} set arr = null where rowid in "
+                f"(select rowid from {snapshots} order by all limit 3)")
+    con.execute(f"update {snapshots} set is_paying = null where rowid = "
+                f"(select max(rowid) from {snapshots})")
+    con.close()
     (tmp_path / "tmp").mkdir()
     env = {**os.environ, "CS_BUILD_DB": str(build), "CS_DUCKDB_TEMP_DIR": str(tmp_path / "tmp"),
            "DBT_TARGET": "duckdb"}
     target = tmp_path / "target"
     done = subprocess.run(
-        [str(BIN / "dbt"), "test", "--select", "test_type:unit", "--project-dir", str(DBT_DIR),
+        [str(BIN / "dbt"), "test", "--select", "test_type:unit", NOT_NULL_TEST,
+         "--project-dir", str(DBT_DIR),
          "--profiles-dir", str(DBT_DIR), "--target-path", str(target)],
         env=env, capture_output=True, text=True, check=False,
     )
-    assert done.returncode == 0, done.stdout[-4000:]
-    results = [r for r in json.loads((target / "run_results.json").read_text())["results"]
-               if r["unique_id"].startswith("unit_test.")]  # not the project's on-run-start hook
+    assert done.returncode == 1, done.stdout[-4000:]  # the planted nulls, nothing else
+    run = json.loads((target / "run_results.json").read_text())["results"]
+    (not_null,) = [r for r in run if r["unique_id"].startswith(f"test.cs_metrics.{NOT_NULL_TEST}.")]
+    assert (not_null["status"], not_null["failures"]) == ("fail", 2)
+    compiled = next((target / "compiled").rglob(f"{NOT_NULL_TEST}.sql")).read_text()
+    con = duckdb.connect()
+    con.execute(f"attach '{build}' as cs_metrics (read_only)")  # the catalog dbt's SQL names
+    failing = con.execute(f"select * from ({compiled}) order by 1").fetchall()
+    con.close()
+    assert failing == [("arr", 3), ("is_paying", 1)]
+    results = [r for r in run if r["unique_id"].startswith("unit_test.")]  # not the on-run-start hook
     manifest = json.loads((DBT_DIR / "target" / "manifest.json").read_text())
     assert len(results) == len(manifest["unit_tests"]) >= 50
     assert {r["status"] for r in results} == {"pass"}

@@ -1,7 +1,8 @@
 """One Dagster asset check per dbt model (``dbt_tests``) carrying the results of all its dbt data
 tests, instead of one asset check per test.
 
-Why: the project has about 1,300 dbt data tests (most of them ``not_null``, one per column). As
+Why: the project had about 1,300 dbt data tests (most of them ``not_null``, one per column;
+since then one ``not_null_columns`` test per model replaces those, about 600 remain). As
 one asset check each, Dagster wrote a "planned" event per check before the first step of every
 run and an evaluation event per test during the dbt step: more than 20 s of a 33 s run on a
 SQLite instance (benchmarks/README.md, "where time goes"). One check per model keeps what the UI

@@ -1,0 +1,22 @@
+{#- Fails with one row per column of `columns` that holds a null: the column's name and its
+    number of null rows. One scan of the model for all its not-null columns, instead of one
+    `not_null` test (one query, one dbt node) per column (DECISIONS.md, "Running the project").
+    A column that does not exist fails the test (the query does not compile), so the list
+    cannot go stale without notice. -#}
+{% test not_null_columns(model, columns) %}
+with null_counts as (
+    select
+        {%- for column in columns %}
+        sum(case when {{ column }} is null then 1 else 0 end) as nulls_{{ loop.index }}
+        {{- "," if not loop.last }}
+        {%- endfor %}
+    from {{ model }}
+)
+{% for column in columns -%}
+select '{{ column }}' as column_name, nulls_{{ loop.index }} as null_rows
+from null_counts
+where nulls_{{ loop.index }} > 0
+{% if not loop.last %}union all
+{% endif -%}
+{%- endfor %}
+{% endtest %}
