@@ -159,22 +159,50 @@ user_activity_spans as (
 
 ),
 
--- +1 / -1 on the day a span (or a provisioned user, or a billed seat) starts / stops counting
+-- where spans stop counting: a user's MAU (WAU) span ends 28 (7) days after an active day, or
+-- at the user's next active day when that comes first; counted per account and day here, so
+-- the changes below add a few rows per account-day instead of three per active user-day
+span_ends as (
+
+    select
+        account_id,
+        least({{ cs_metrics.add_days('activity_date', 28) }}, next_activity_date) as mau_end_date,
+        least({{ cs_metrics.add_days('activity_date', 7) }}, next_activity_date) as wau_end_date
+    from user_activity_spans
+
+),
+
+mau_span_ends as (
+
+    select account_id, mau_end_date as change_date, count(*) as spans
+    from span_ends
+    group by account_id, mau_end_date
+
+),
+
+wau_span_ends as (
+
+    select account_id, wau_end_date as change_date, count(*) as spans
+    from span_ends
+    group by account_id, wau_end_date
+
+),
+
+-- +n / -n on the day spans (or provisioned users, or billed seats) start / stop counting; the
+-- spans that start on a day are the day's active users (dau)
 changes as (
 
     select account_id, activity_date as change_date,
-        1 as mau_change, 1 as wau_change, 0 as provisioned_change, 0 as seats_change
-    from user_activity_spans
+        dau as mau_change, dau as wau_change, 0 as provisioned_change, 0 as seats_change
+    from account_activity
     union all
-    select account_id,
-        least({{ cs_metrics.add_days('activity_date', 28) }}, next_activity_date) as change_date,
-        -1 as mau_change, 0 as wau_change, 0 as provisioned_change, 0 as seats_change
-    from user_activity_spans
+    select account_id, change_date,
+        -spans as mau_change, 0 as wau_change, 0 as provisioned_change, 0 as seats_change
+    from mau_span_ends
     union all
-    select account_id,
-        least({{ cs_metrics.add_days('activity_date', 7) }}, next_activity_date) as change_date,
-        0 as mau_change, -1 as wau_change, 0 as provisioned_change, 0 as seats_change
-    from user_activity_spans
+    select account_id, change_date,
+        0 as mau_change, -spans as wau_change, 0 as provisioned_change, 0 as seats_change
+    from wau_span_ends
     union all
     select account_id, provisioned_date as change_date,
         0 as mau_change, 0 as wau_change, 1 as provisioned_change, 0 as seats_change
