@@ -650,21 +650,3 @@ def test_empty_tables_pass(tmp_path, checks):
         assert result.passed, (table, name, result.description)
         if name == EXPECTATIONS_CHECK:
             assert result.metadata["rows_validated"].value == 0
-
-
-def test_great_expectations_is_imported_in_the_background_once(monkeypatch):
-    """The extract steps start GE's import (about 5 s) so the first suite does not wait for it;
-    once per process, and not at all with CS_PREIMPORT_GX=false."""
-    monkeypatch.setattr(ex, "_PREIMPORT", [])
-    monkeypatch.setenv("CS_PREIMPORT_GX", "false")
-    ex.preimport_great_expectations()
-    assert ex._PREIMPORT == []
-    monkeypatch.delenv("CS_PREIMPORT_GX")
-    ex.preimport_great_expectations()
-    ex.preimport_great_expectations()
-    (thread,) = ex._PREIMPORT
-    thread.join(timeout=120)
-    assert not thread.is_alive()
-    import sys
-
-    assert "great_expectations" in sys.modules

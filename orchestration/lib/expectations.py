@@ -53,7 +53,6 @@ from pathlib import Path
 from typing import Any
 
 from orchestration.lib.contract import TABLES, TableSpec
-from orchestration.lib.loader import env_flag
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 EXPECTATIONS_DIR = REPO_ROOT / "expectations"
@@ -412,31 +411,6 @@ def _distinct(values: list, limit: int) -> list:
 # -------------------------------------------------------------------------- Great Expectations
 
 _GX_LOCK = threading.Lock()
-_PREIMPORT: list[threading.Thread] = []
-
-
-def preimport_great_expectations() -> None:
-    """Start importing Great Expectations in a background thread, once per process.
-
-    The import alone takes about 5 s (measured with Dagster and pandas already imported), and
-    the first raw-table suite of a run used to pay it on the critical path. The extract steps,
-    which run before any suite, spend most of their time in DuckDB (which releases the GIL),
-    so the import overlaps them; a suite that starts before it has finished waits for it on
-    Python's module lock and then finds the module loaded. ``CS_PREIMPORT_GX=false`` turns it
-    off. A failed background import changes nothing: the suite imports it again (and reports
-    the error) as before."""
-    if _PREIMPORT or not env_flag("CS_PREIMPORT_GX", default=True):
-        return
-
-    def _import() -> None:
-        try:
-            import great_expectations  # noqa: F401
-        except Exception:  # noqa: BLE001 - the suite's own import reports it
-            pass
-
-    thread = threading.Thread(target=_import, name="preimport-great-expectations", daemon=True)
-    _PREIMPORT.append(thread)
-    thread.start()
 
 
 @lru_cache(maxsize=1)

@@ -12,7 +12,6 @@ from pathlib import Path
 import dagster as dg
 
 from orchestration.lib.contract import TABLES, TableSpec
-from orchestration.lib.expectations import preimport_great_expectations
 from orchestration.lib.killpoints import pause_at
 from orchestration.lib.loader import ExportError, LoadResult, load_table, quote
 from orchestration.lib.raw_parquet import export_for_spark
@@ -100,7 +99,6 @@ def _build_extract_asset(spec: TableSpec) -> dg.AssetsDefinition:
         freshness_policy=raw_freshness(),
     )
     def _extract(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
-        preimport_great_expectations()  # the raw gate's suites follow the loads (about 5 s)
         with retry_transient(context, f"load {spec.name}"):
             con = warehouse.connect()
         try:
