@@ -30,12 +30,17 @@ import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
-import matplotlib
 import pandas as pd
-from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, PercentFormatter
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+# matplotlib is imported where a chart is drawn, not with this module: every process that
+# loads the Dagster definitions (each run, the UI) imports this module, and matplotlib adds
+# about a second to that for a report drawn once at the end of a run.
 
 TILE_PERIOD_TYPE = "month"  # tiles show the last closed month, compared with the month before
 TREND_MONTHS = 12
@@ -256,10 +261,20 @@ def _svg_data_uri(fig: Figure) -> str:
 
 
 def _figure() -> Figure:
+    from matplotlib.figure import Figure
+
     return Figure(figsize=CHART_SIZE, layout="constrained")
 
 
+def _percent_formatter():
+    from matplotlib.ticker import PercentFormatter
+
+    return PercentFormatter(1.0, decimals=0)
+
+
 def _money_axis(ax) -> None:
+    from matplotlib.ticker import FuncFormatter
+
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: compact_money(v)))
 
 
@@ -315,7 +330,7 @@ def chart_retention(df: pd.DataFrame, targets: pd.DataFrame) -> str | None:
             ax.annotate(f"{label} target {target[col] * 100:.0f}%", (len(df) - 1, target[col]),
                         xytext=(0, 3), textcoords="offset points", ha="right", va="bottom",
                         fontsize=7, color=colour)
-    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    ax.yaxis.set_major_formatter(_percent_formatter())
     _period_ticks(ax, df["quarter"], quarters=True)
     fig.legend(loc="outside lower center", ncol=2, handlelength=1.5)
     return _svg_data_uri(fig)
@@ -333,7 +348,7 @@ def chart_health(df: pd.DataFrame) -> str | None:
         share = df[f"arr_{band}"].fillna(0) / df["arr_scored"]
         ax.bar(x, share, bottom=base, color=BAND_COLOURS[band], width=0.75, label=band.capitalize())
         base = base + share
-    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    ax.yaxis.set_major_formatter(_percent_formatter())
     ax.set_ylim(0, 1)
     ax.grid(False)
     _period_ticks(ax, df["snapshot_date"])
@@ -351,7 +366,7 @@ def chart_adoption(wide: pd.DataFrame) -> str | None:
     for i, segment in enumerate(wide.columns):
         ax.plot(x, wide[segment], color=SERIES_COLOURS[i % len(SERIES_COLOURS)], marker="o",
                 markersize=3, linewidth=1.8, label=str(segment).replace("_", " "))
-    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    ax.yaxis.set_major_formatter(_percent_formatter())
     _period_ticks(ax, pd.Series(wide.index))
     fig.legend(loc="outside lower center", ncol=min(len(wide.columns), 4), handlelength=1.5)
     return _svg_data_uri(fig)
@@ -606,6 +621,8 @@ def build_report(published_db: Path, out_path: Path) -> ReportSummary:
         data = read_marts(con)
     finally:
         con.close()
+    import matplotlib
+
     with matplotlib.rc_context(CHART_RC):
         page, facts = render_html(data, datetime.now(UTC))
     size = write_atomically(out_path, page)
