@@ -151,7 +151,8 @@ def test_dbt_unit_tests_pass(published_run, tmp_path):
     build = tmp_path / "build.duckdb"
     shutil.copy(published_run.build_db, build)  # unit tests read the inputs' column types
     # Nulls planted in two columns (3 rows and 1 row) for the model-level not-null test, run in
-    # the same dbt call: it must fail with one row per column at fault.
+    # the same dbt call: it must fail with one row per column at fault, and dbt must count the
+    # null values (4), as one not_null test per column would have.
     import duckdb
 
     con = duckdb.connect(str(build))
@@ -174,7 +175,7 @@ def test_dbt_unit_tests_pass(published_run, tmp_path):
     assert done.returncode == 1, done.stdout[-4000:]  # the planted nulls, nothing else
     run = json.loads((target / "run_results.json").read_text())["results"]
     (not_null,) = [r for r in run if r["unique_id"].startswith(f"test.cs_metrics.{NOT_NULL_TEST}.")]
-    assert (not_null["status"], not_null["failures"]) == ("fail", 2)
+    assert (not_null["status"], not_null["failures"]) == ("fail", 4)  # null values, 3 + 1
     compiled = next((target / "compiled").rglob(f"{NOT_NULL_TEST}.sql")).read_text()
     con = duckdb.connect()
     con.execute(f"attach '{build}' as cs_metrics (read_only)")  # the catalog dbt's SQL names

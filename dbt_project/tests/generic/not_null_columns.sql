@@ -4,6 +4,9 @@
     A column that does not exist fails the test (the query does not compile), so the list
     cannot go stale without notice. -#}
 {% test not_null_columns(model, columns) %}
+{#- dbt's failure count is the number of null values (not of columns at fault), as it would be
+    summed over one not_null test per column. -#}
+{{ config(fail_calc='coalesce(sum(null_rows), 0)') }}
 with null_counts as (
     select
         {%- for column in columns %}
