@@ -268,3 +268,130 @@ def test_a_build_database_from_before_the_warnings_column_still_loads(tmp_path):
         assert c.execute("select rows_read, warnings from raw.load_audit").fetchone() == (1, "")
     finally:
         c.close()
+
+
+EVENTS = get_table("product_usage_events")
+DAY_ONE = [  # (event_id, user_id, event_at as text, duration): E3's time is bad, E4 has no user
+    ("E1", "U1", "2024-01-01 09:00:00", 10), ("E2", "U2", "2024-01-01 10:00:00", 20),
+    ("E3", "U1", "not a time", 30), ("E4", None, "2024-01-01 11:00:00", 40),
+    ("E5", "U2", "2024-01-01 12:00:00", 50),
+]
+DAY_TWO = [("E6", "U1", "2024-01-02 09:00:00", 60), ("E7", "U2", "soon", 70),
+           ("E8", "U1", "2024-01-02 10:00:00", 80)]
+
+
+def write_events(folder: Path, rows) -> Path:
+    """The usage-events export as Parquet (event_at as text, so that a bad value can be in it)."""
+    path = folder / "product" / "usage_events.parquet"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    values = ", ".join(
+        f"({i}, '{e}', {'NULL' if u is None else repr(u)}, 'A1', '{at}', 'search', {d})"
+        for i, (e, u, at, d) in enumerate(rows)
+    )
+    duckdb.execute(
+        f"copy (select * exclude (n) from (values {values}) t(n, event_id, user_id, account_id, "
+        f"event_at, feature_key, duration_seconds) order by n) to '{path}' (format parquet)"
+    )
+    return path
+
+
+def loaded_state(con) -> dict:
+    """Everything a load leaves behind, order-independent (the appended rows come last)."""
+    return {
+        "rows": sorted(con.execute("select * from raw.product_usage_events").fetchall()),
+        "quarantine": sorted(con.execute(
+            "select line_number, column_name, rule, reason, raw_record, source_file "
+            "from raw.quarantine where table_name = 'product_usage_events'").fetchall()),
+        "audit": con.execute("select * exclude (table_name) from raw.load_audit "
+                             "where table_name = 'product_usage_events'").fetchall(),
+        "state": con.execute("select * from raw.load_state").fetchall(),
+    }
+
+
+def full_load(folder: Path) -> tuple:
+    with duckdb.connect() as fresh:
+        result = load_table(fresh, EVENTS, folder)
+        assert result.rows_kept == 0
+        return result, loaded_state(fresh)
+
+
+def test_an_appended_parquet_export_reads_only_its_new_rows_and_equals_a_full_load(tmp_path, con):
+    write_events(tmp_path, DAY_ONE)
+    first = load_table(con, EVENTS, tmp_path)
+    assert (first.rows_read, first.rows_loaded, first.rows_quarantined, first.rows_kept) == (5, 3, 2, 0)
+
+    # The next morning: yesterday's export again, plus a day (a good row, a bad one, a good one).
+    write_events(tmp_path, DAY_ONE + DAY_TWO)
+    second = load_table(con, EVENTS, tmp_path)
+    assert second.rows_kept == 5  # read once for the checksum, not loaded again
+    assert (second.rows_read, second.rows_loaded, second.rows_quarantined) == (8, 5, 3)
+    assert second.quarantine_by_rule == {"bad_type": 2, "missing_value": 1}
+    assert con.execute(
+        "select line_number, column_name, rule from raw.quarantine order by line_number"
+    ).fetchall() == [(3, "event_at", "bad_type"), (4, "user_id", "missing_value"),
+                     (7, "event_at", "bad_type")]
+    full, state = full_load(tmp_path)
+    assert loaded_state(con) == state
+    assert (second.rows_read, second.rows_loaded, second.rows_quarantined, second.file_sha256) == (
+        full.rows_read, full.rows_loaded, full.rows_quarantined, full.file_sha256)
+
+    # The same file again: nothing new, nothing changes.
+    third = load_table(con, EVENTS, tmp_path)
+    assert (third.rows_kept, third.rows_read, third.rows_loaded) == (8, 8, 5)
+    assert loaded_state(con) == state
+
+
+def test_an_export_moved_to_another_folder_keeps_its_rows_with_the_new_file_name(tmp_path, con):
+    write_events(tmp_path / "monday", DAY_ONE)
+    load_table(con, EVENTS, tmp_path / "monday")
+    write_events(tmp_path / "tuesday", DAY_ONE + DAY_TWO)
+    assert load_table(con, EVENTS, tmp_path / "tuesday").rows_kept == 5
+    assert loaded_state(con) == full_load(tmp_path / "tuesday")[1]  # source_file included
+
+
+@pytest.mark.parametrize("change", ["row_changed", "rows_moved", "row_removed", "table_changed",
+                                    "mapping_changed", "column_added"])
+def test_anything_but_new_rows_at_the_end_is_a_full_load(tmp_path, con, change):
+    write_events(tmp_path, DAY_ONE)
+    load_table(con, EVENTS, tmp_path)
+    rows, mapping = DAY_ONE + DAY_TWO, None
+    if change == "row_changed":
+        rows = [DAY_ONE[0], ("E2", "U2", "2024-01-01 10:00:00", 21)] + rows[2:]
+    elif change == "rows_moved":
+        rows = [DAY_ONE[1], DAY_ONE[0]] + rows[2:]
+    elif change == "row_removed":
+        rows = rows[1:]
+    elif change == "table_changed":  # someone deleted a loaded row in the build database
+        con.execute("delete from raw.product_usage_events where event_id = 'E1'")
+    elif change == "mapping_changed":
+        mapping = SourceMapping(values={"feature_key": {"find": "search"}})
+    path = write_events(tmp_path, rows)
+    if change == "column_added":
+        duckdb.execute(f"copy (select *, 'x' as browser from '{path}') to '{path}.new' (format parquet)")
+        Path(f"{path}.new").replace(path)
+    result = load_table(con, EVENTS, tmp_path, mapping)
+    assert result.rows_kept == 0
+    _, state = full_load(tmp_path) if mapping is None else (None, None)
+    if state is not None:
+        assert loaded_state(con) == state
+    assert con.execute("select count(*) from raw.product_usage_events").fetchone()[0] == (
+        result.rows_loaded)
+
+
+def test_an_appended_load_that_fails_changes_nothing(tmp_path, con, monkeypatch):
+    write_events(tmp_path, DAY_ONE)
+    load_table(con, EVENTS, tmp_path)
+    before = loaded_state(con)
+    write_events(tmp_path, DAY_ONE + DAY_TWO)
+    import orchestration.lib.loader as loader
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("killed while recording the load")
+
+    monkeypatch.setattr(loader, "_record_state", fail)
+    with pytest.raises(RuntimeError, match="killed"):
+        load_table(con, EVENTS, tmp_path)
+    assert loaded_state(con) == before  # table, quarantine, audit and state as they were
+    monkeypatch.undo()
+    assert load_table(con, EVENTS, tmp_path).rows_kept == 5
+    assert loaded_state(con) == full_load(tmp_path)[1]

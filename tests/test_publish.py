@@ -142,3 +142,162 @@ def test_missing_column_fails_the_extract_with_file_and_column(published_run, tm
     message = next(m for step, m in failures.items() if "crm_accounts" in step)
     assert str(path) in message and "'segment'" in message
     assert sha256(warehouse / "cs_metrics.duckdb") == published_hash
+
+
+# --- publishing from the previous published file ------------------------------------------------
+
+def small_build(path):
+    """A build database with what publish reads: a personal column, the quarantine, the load
+    audit, an appended table, a mart and a view on it. Strings uncompressed, so that bytes show."""
+    con = duckdb.connect(str(path))
+    con.execute("pragma force_compression = 'uncompressed'")
+    con.execute("create schema raw; create schema marts")
+    con.execute("create table raw.crm_contacts as select 'c' || range as contact_id, "
+                "'Person Name ' || range as full_name, 'person' || range || '@example.com' as email "
+                "from range(500)")
+    con.execute("create table raw.quarantine (table_name varchar, raw_record varchar)")
+    con.execute("insert into raw.quarantine values ('crm_contacts', 'c9,Quarantined,q@example.com')")
+    con.execute("create table raw.load_audit (table_name varchar primary key, rows_read bigint, "
+                "rows_loaded bigint, rows_quarantined bigint)")
+    con.execute("insert into raw.load_audit values ('crm_contacts', 501, 500, 1)")
+    con.execute("create table raw.product_usage_events as select 'E' || range as event_id, "
+                "range % 7 as duration_seconds from range(10000)")
+    con.execute("create table marts.m as select range as x from range(10)")
+    con.execute("create view marts.v as select sum(x) as total from marts.m")
+    con.execute("create table marts.daily as select date '2024-01-01' + to_months(range // 100) "
+                "as month, range as n, 0 as value from range(300)")
+    con.execute("checkpoint")
+    con.close()
+    return path
+
+
+def published_content(db, views=("marts.v",)) -> dict:
+    """Every table of a published file (the manifest aside), and the views named."""
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        tables = con.execute("select schema_name, table_name from duckdb_tables() "
+                             "where table_name not in ('published_tables', 'published_partitions') "
+                             "order by all").fetchall()
+        content = {f"{s}.{t}": con.execute(f'select * from {s}."{t}" order by all').fetchall()
+                   for s, t in tables}
+        content.update({v: con.execute(f"select * from {v}").fetchall() for v in views})
+        return content
+    finally:
+        con.close()
+
+
+def materialization(outcome, *path) -> dict:
+    """The metadata of the asset ``path``'s materialization in a pipeline run."""
+    for event in outcome.result.all_events:
+        if event.event_type_value == "ASSET_MATERIALIZATION":
+            m = event.event_specific_data.materialization
+            if list(m.asset_key.path) == list(path):
+                return {k: getattr(v, "value", v) for k, v in m.metadata.items()}
+    raise AssertionError(f"no materialization of {path}")
+
+
+def test_a_second_run_keeps_what_did_not_change_and_publishes_what_a_new_file_would(
+        two_runs, tmp_path):
+    """The second of two runs into one warehouse (same exports, a later as-of date): the events
+    export was loaded already, so no event is read again, and the publish starts from the first
+    run's file; the result is what a full load and a new file give."""
+    from orchestration.lib.publish import write_published_copy
+
+    first, second = two_runs.first, two_runs.second
+    assert materialization(first, "published", "cs_metrics")["started_from"] == "new file"
+    published = materialization(second, "published", "cs_metrics")
+    assert published["started_from"] == "previous published file"
+    assert published["tables_kept"] > 0 and published["tables_written"] > 0  # the as-of date moved
+    events = materialization(second, "raw", "product_usage_events")
+    assert events["rows_kept_from_last_load"] == events["rows_read"] > 0
+    assert materialization(first, "raw", "product_usage_events")["rows_kept_from_last_load"] == 0
+    fresh = tmp_path / "fresh.duckdb"
+    write_published_copy(second.build_db, fresh, include_personal=False)
+    assert published_content(second.published_db, ()) == published_content(fresh, ())
+
+
+BY_MONTH = {("marts", "daily"): "month"}
+
+
+def test_publish_starts_from_the_previous_published_file_and_writes_only_what_changed(
+        tmp_path, monkeypatch):
+    from orchestration.lib import publish as pub
+
+    monkeypatch.delenv("CS_INCLUDE_CONTACT_PERSONAL_DATA", raising=False)
+    build = small_build(tmp_path / "build.duckdb")
+    published = tmp_path / "out" / "cs_metrics.duckdb"
+    published.parent.mkdir()
+
+    first = pub.publish(build, published)
+    assert (first.from_previous, first.tables) == (
+        False, {"kept": 0, "appended": 0, "partitions": 0, "written": 6})
+    again = pub.publish(build, published, BY_MONTH)
+    assert (again.from_previous, again.tables) == (
+        True, {"kept": 6, "appended": 0, "partitions": 0, "written": 0})
+
+    # The next day: new events at the end of their table, a rebuilt mart, the last month of a
+    # table rewritten by month (as dbt's incremental models do: delete the month, insert it)
+    # and its first month gone.
+    con = duckdb.connect(str(build))
+    con.execute("insert into raw.product_usage_events select 'N' || range, 3 from range(250)")
+    con.execute("create or replace table marts.m as select range * 2 as x from range(12)")
+    con.execute("delete from marts.daily where month = date '2024-03-01'")
+    con.execute("insert into marts.daily select date '2024-03-01', range, 1 from range(40)")
+    con.execute("delete from marts.daily where month = date '2024-01-01'")  # a month gone
+    con.close()
+    daily = pub.publish(build, published, BY_MONTH)
+    assert (daily.from_previous, daily.tables) == (
+        True, {"kept": 3, "appended": 1, "partitions": 1, "written": 1})
+    fresh = tmp_path / "fresh" / "cs_metrics.duckdb"
+    fresh.parent.mkdir()
+    assert pub.publish(build, fresh, BY_MONTH).from_previous is False
+    assert published_content(published) == published_content(fresh)
+    assert published_content(published)["marts.v"] == [(132,)]
+    assert len(published_content(published)["raw.product_usage_events"]) == 10250
+    assert len(published_content(published)["marts.daily"]) == 140
+    with duckdb.connect(str(published), read_only=True) as con:
+        assert con.execute("select count(email), count(full_name) from raw.crm_contacts").fetchone() == (0, 0)
+        assert con.execute("select row_count from raw.published_tables where table_name = "
+                           "'product_usage_events'").fetchone() == (10250,)
+
+    # Personal data configured in: the previous file (which held none) may start it.
+    monkeypatch.setenv("CS_INCLUDE_CONTACT_PERSONAL_DATA", "true")
+    with_personal = pub.publish(build, published)
+    assert (with_personal.from_previous, with_personal.tables["written"]) == (True, 2)
+    with duckdb.connect(str(published), read_only=True) as con:
+        assert con.execute("select count(email) from raw.crm_contacts").fetchone() == (500,)
+    # ...and configured out again: that file held personal data, so a new file is written.
+    monkeypatch.setenv("CS_INCLUDE_CONTACT_PERSONAL_DATA", "false")
+    without = pub.publish(build, published)
+    assert without.from_previous is False
+    assert b"@example.com" not in published.read_bytes()
+    assert published_content(published) == published_content(fresh)
+
+
+def test_publish_writes_a_new_file_when_the_previous_one_cannot_start_it(tmp_path, monkeypatch):
+    from orchestration.lib import publish as pub
+
+    monkeypatch.delenv("CS_INCLUDE_CONTACT_PERSONAL_DATA", raising=False)
+    build = small_build(tmp_path / "build.duckdb")
+    published = tmp_path / "out" / "cs_metrics.duckdb"
+    published.parent.mkdir()
+    pub.publish(build, published)
+
+    # A schema changed (a mart gained a column).
+    con = duckdb.connect(str(build))
+    con.execute("create or replace table marts.m as select range as x, 1 as y from range(10)")
+    con.close()
+    assert pub.publish(build, published).from_previous is False
+    assert pub.publish(build, published).from_previous is True
+
+    # More than the allowed share of freed blocks.
+    monkeypatch.setattr(pub, "MAX_FREE_SHARE", -1.0)
+    assert pub.publish(build, published).from_previous is False
+    monkeypatch.undo()
+    monkeypatch.delenv("CS_INCLUDE_CONTACT_PERSONAL_DATA", raising=False)
+
+    # A file without a manifest (published before it existed).
+    with duckdb.connect(str(published)) as con:
+        con.execute("drop table raw.published_tables")
+    assert pub.publish(build, published).from_previous is False
+

@@ -43,3 +43,21 @@ def dbt_project() -> DbtProject:
             check=True,
         )
     return project
+
+
+def incremental_partitions(manifest_path: Path | None = None) -> dict[tuple[str, str], str]:
+    """(schema, table) -> partition column of every incremental model that dbt rewrites by one
+    column (its ``unique_key``: a month or a day), from the dbt manifest. Publish rewrites
+    only the changed partitions of these tables (orchestration/lib/publish.py)."""
+    import json
+
+    path = manifest_path or dbt_project().manifest_path
+    nodes = json.loads(Path(path).read_text())["nodes"].values()
+    return {
+        (node["schema"], node.get("alias") or node["name"]): node["config"]["unique_key"]
+        for node in nodes
+        if node.get("resource_type") == "model"
+        and node["config"].get("materialized") == "incremental"
+        and isinstance(node["config"].get("unique_key"), str)
+    }
+

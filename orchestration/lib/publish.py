@@ -8,17 +8,32 @@ anywhere before the replace leaves the published file exactly as it was; so does
 anywhere (the replace is atomic), and the temporary copy a run killed while publishing leaves
 behind is removed by the next publish.
 
-The copy is written table by table into a new file, not copied byte for byte: the raw columns the
-export contract marks personal (customer contacts' names and emails, product users' emails) are
-written as NULL, as are the raw lines of those tables' quarantined rows, unless personal data is
-configured in (``CS_INCLUDE_CONTACT_PERSONAL_DATA=true``, the same setting as the dbt var). A new
-file holds no freed blocks, so nothing removed can be read back from it.
+The build database is never copied byte for byte: the raw columns the export contract marks
+personal (customer contacts' names and emails, product users' emails) are written as NULL, as are
+the raw lines of those tables' quarantined rows, unless personal data is configured in
+(``CS_INCLUDE_CONTACT_PERSONAL_DATA=true``, the same setting as the dbt var). The copy starts
+from one of two places:
+
+- a new file, written table by table (the first publish, or whenever the previous one cannot be
+  the start): it holds no freed blocks, so nothing removed can be read back from it;
+- a byte copy of the *previous published file*, when its manifest (``raw.published_tables``:
+  every table's rows and checksum as published, and whether personal data was in it) says it
+  never held personal data (or it may now), its schemas, tables and views are those of the
+  build, and at most half of it is freed blocks. Only the tables whose checksum changed are
+  rewritten there; a table whose first rows (by row id) are exactly the published ones gets only
+  its new rows (the appended usage events). Freed blocks of such a file hold only what an
+  earlier published file held.
+
+Either way the copy's tables are checksummed against the build's (masked) tables before the
+swap, so both ways publish the same content.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import shutil
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -33,6 +48,33 @@ PUBLISHED_SCHEMAS = ("marts",)
 # DuckDB names a file's catalog after the file: dbt builds under this name (profiles.yml) so
 # that its views, which name their catalog, resolve in the published file.
 PUBLISHED_CATALOG = "cs_metrics"
+# The published file's own record of what it holds (see the module doc); not in the build.
+MANIFEST = "published_tables"
+MANIFEST_DDL = f"""
+create table raw.{MANIFEST} (
+    schema_name varchar not null,
+    table_name varchar not null,
+    row_count bigint not null,
+    checksum varchar not null,
+    personal_data boolean not null,
+    primary key (schema_name, table_name)
+)
+"""
+# Per partition of the tables dbt rewrites by partition (incremental models: month or day).
+PARTITIONS = "published_partitions"
+PARTITIONS_DDL = f"""
+create table raw.{PARTITIONS} (
+    schema_name varchar not null,
+    table_name varchar not null,
+    partition_value varchar not null,
+    row_count bigint not null,
+    checksum varchar not null
+)
+"""
+PUBLISH_RECORDS = (MANIFEST, PARTITIONS)
+# A previous published file with more freed blocks than this share is not reused: the next one
+# is written anew, so the file does not keep growing.
+MAX_FREE_SHARE = 0.5
 
 
 def include_personal_data() -> bool:
@@ -55,6 +97,14 @@ class PublishResult:
     published_db: Path
     bytes: int
     table_rows: dict[str, int]
+    # Whether the copy started from the previous published file (else a new file), and what
+    # was written (CopyReport).
+    from_previous: bool = False
+    report: CopyReport | None = None
+
+    @property
+    def tables(self) -> dict[str, int]:
+        return self.report.counts if self.report else {}
 
 
 def _open_as_published(db_path: Path) -> duckdb.DuckDBPyConnection:
@@ -104,36 +154,246 @@ def audit(db_path: Path) -> dict[str, int]:
         con.close()
 
 
-def write_published_copy(build_db: Path, target: Path, include_personal: bool) -> None:
-    """Write every schema, table and view of ``build_db`` into the new file ``target``, with
-    personal columns as NULL unless ``include_personal``."""
-    masked = {} if include_personal else personal_columns()
+def _published_values(con: duckdb.DuckDBPyConnection, catalog: str,
+                      masked: dict[str, tuple[str, ...]]) -> dict[tuple[str, str], list[tuple[str, str]]]:
+    """(schema, table) -> (column, the value published for it) for every base table of
+    ``catalog``: the column itself, or NULL for a masked personal column (and for a masked
+    table's raw lines in the quarantine)."""
+    tables: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    for schema, table, column in con.execute(
+        "select c.schema_name, c.table_name, c.column_name from duckdb_columns() c "
+        "join duckdb_tables() t using (database_name, schema_name, table_name) "
+        "where c.database_name = ? order by c.schema_name, c.table_name, c.column_index",
+        [catalog],
+    ).fetchall():
+        value = quote(column)
+        if schema == "raw" and column in masked.get(table, ()):
+            value = "null::varchar"
+        elif schema == "raw" and table == "quarantine" and masked and column == "raw_record":
+            names = ", ".join(literal(t) for t in masked)
+            value = f"case when table_name in ({names}) then null else raw_record end"
+        tables.setdefault((schema, table), []).append((column, value))
+    return tables
+
+
+def _checksums(con: duckdb.DuckDBPyConnection, source: str, values: list[str],
+               first_rows: int = 0) -> tuple[int, str, int, str]:
+    """(rows, checksum) of ``values`` over the table ``source``, and the same for its rows with
+    a row id below ``first_rows``. The checksum is the sum of the rows' hashes: independent of
+    order, it counts duplicates."""
+    return con.execute(
+        f"select count(*), coalesce(sum(h), 0)::varchar, count(*) filter (where rowid < {first_rows}), "
+        f"coalesce(sum(h) filter (where rowid < {first_rows}), 0)::varchar "
+        f"from (select rowid, hash({', '.join(values)})::hugeint as h from {source})"
+    ).fetchone()
+
+
+def _schema_of(con: duckdb.DuckDBPyConnection, catalog: str) -> list[tuple]:
+    """Every table and view of ``catalog`` with its definition (publish's own records aside)."""
+    return con.execute(
+        "select 'table', schema_name, table_name, sql from duckdb_tables() where database_name = ? "
+        "and not (schema_name = 'raw' and table_name in ("
+        + ", ".join(f"'{t}'" for t in PUBLISH_RECORDS) + ")) "
+        "union all select 'view', schema_name, view_name, sql from duckdb_views() "
+        "where database_name = ? and not internal order by all",
+        [catalog, catalog],
+    ).fetchall()
+
+
+@dataclass
+class CopyReport:
+    """What one publish wrote: tables kept, appended to, rewritten by partition and written
+    whole, and the seconds each table took (checksum and writing), slowest first."""
+
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(
+        ("kept", "appended", "partitions", "written"), 0))
+    seconds: list[tuple[str, str, float]] = field(default_factory=list)  # (table, how, seconds)
+    verify_seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class Previous:
+    """What the previous published file holds, by its manifest: (schema, table) -> (rows,
+    checksum), and the same per partition of the partitioned tables."""
+
+    tables: dict[tuple[str, str], tuple[int, str]]
+    partitions: dict[tuple[str, str], dict[str, tuple[int, str]]]
+
+
+def reusable_manifest(build_db: Path, previous_db: Path, include_personal: bool
+                      ) -> Previous | None:
+    """The manifest of ``previous_db`` when a byte copy of it can start the next published file
+    (module doc), else None."""
+    if not Path(previous_db).exists():
+        return None
     con = duckdb.connect()
+    try:
+        con.execute(f"attach {literal(str(build_db))} as {PUBLISHED_CATALOG} (read_only)")
+        con.execute(f"attach {literal(str(previous_db))} as previous (read_only)")
+        records = con.execute(
+            "select count(*) from duckdb_tables() where database_name = 'previous' "
+            "and schema_name = 'raw' and table_name in ("
+            + ", ".join(f"'{t}'" for t in PUBLISH_RECORDS) + ")").fetchone()[0]
+        if records != len(PUBLISH_RECORDS):
+            return None
+        rows = con.execute(f"select schema_name, table_name, row_count, checksum, personal_data "
+                           f"from previous.raw.{MANIFEST}").fetchall()
+        if any(personal for *_, personal in rows) and not include_personal:
+            return None
+        total, free = con.execute("select total_blocks, free_blocks from pragma_database_size() "
+                                  "where database_name = 'previous'").fetchone()
+        if total and free / total > MAX_FREE_SHARE:
+            return None
+        if _schema_of(con, "previous") != _schema_of(con, PUBLISHED_CATALOG):
+            return None
+        partitions: dict[tuple[str, str], dict[str, tuple[int, str]]] = {}
+        for schema, table, value, n, checksum in con.execute(
+                f"select * from previous.raw.{PARTITIONS}").fetchall():
+            partitions.setdefault((schema, table), {})[value] = (n, checksum)
+        return Previous({(schema, table): (n, checksum) for schema, table, n, checksum, _ in rows},
+                        partitions)
+    except duckdb.Error:
+        return None  # not a file we can start from: write a new one
+    finally:
+        con.close()
+
+
+def _partition_checksums(con: duckdb.DuckDBPyConnection, source: str, values: list[str],
+                         column: str) -> dict[str, tuple[int, str]]:
+    """Partition value (as text) -> (rows, checksum) of ``values`` over ``source``."""
+    return {value: (n, checksum) for value, n, checksum in con.execute(
+        f"select {_partition_of(column)}, count(*), sum(hash({', '.join(values)})::hugeint)::varchar "
+        f"from {source} group by 1"
+    ).fetchall()}
+
+
+def _in_partitions(con: duckdb.DuckDBPyConnection, source: str, column: str,
+                   partitions: list[str]) -> str:
+    """A filter for the rows of ``partitions`` (as :func:`_partition_of` names them): typed
+    literals, so that DuckDB skips the row groups of other partitions."""
+    (column_type,) = con.execute(f"select typeof({quote(column)}) from {source} limit 1").fetchone() \
+        or ("VARCHAR",)
+    values = [literal(v) + f"::{column_type}" for v in partitions if v != "(null)"]
+    terms = [f"{quote(column)} in ({', '.join(values)})"] if values else []
+    if "(null)" in partitions:
+        terms.append(f"{quote(column)} is null")
+    return "(" + (" or ".join(terms) or "false") + ")"
+
+
+def _partition_of(column: str) -> str:
+    """A row's partition as text (a NULL key is a partition too)."""
+    return f"coalesce(cast({quote(column)} as varchar), '(null)')"
+
+
+def write_published_copy(build_db: Path, target: Path, include_personal: bool,
+                         previous: Previous | None = None,
+                         partitions: dict[tuple[str, str], str] | None = None) -> CopyReport:
+    """Write every schema, table and view of ``build_db`` into ``target``, with personal columns
+    as NULL unless ``include_personal``, and publish's records of what it wrote. ``target`` is a
+    new file, or (with ``previous``, its manifest) a byte copy of the previous published file,
+    in which only what changed is written. ``partitions``: (schema, table) -> the column by
+    which dbt rewrites the table (its incremental models' ``unique_key``); their changed
+    partitions are rewritten, not the whole table. Returns how many tables were kept,
+    appended to, rewritten by partition and written whole."""
+    masked = {} if include_personal else personal_columns()
+    partitions = partitions or {}
+    con = duckdb.connect()
+    report = CopyReport()
+    written = report.counts
     try:
         # The pipeline's memory limit; what does not fit spills beside the published file.
         con.execute(f"set memory_limit = {literal(memory_limit_setting())}")
         con.execute(f"set temp_directory = {literal(str(Path(target).parent / 'tmp'))}")
         con.execute(f"attach {literal(str(build_db))} as {PUBLISHED_CATALOG} (read_only)")
         con.execute(f"attach {literal(str(target))} as published_copy")
-        # Schemas, tables (with their constraints) and views, in dependency order.
-        con.execute(f"copy from database {PUBLISHED_CATALOG} to published_copy (schema)")
-        tables = con.execute(
-            "select schema_name, table_name from duckdb_tables() "
-            f"where database_name = '{PUBLISHED_CATALOG}' order by all").fetchall()
-        for schema, table in tables:
+        if previous is None:
+            # Schemas, tables (with their constraints) and views, in dependency order.
+            con.execute(f"copy from database {PUBLISHED_CATALOG} to published_copy (schema)")
+            for ddl in (MANIFEST_DDL, PARTITIONS_DDL):
+                con.execute(ddl.replace("raw.", "published_copy.raw.", 1))
+        before_tables = previous.tables if previous else {}
+        before_partitions = previous.partitions if previous else {}
+        manifest, partition_rows, touched = [], [], []
+        partial: dict[tuple[str, str], tuple[str, str, dict[str, tuple[int, str]]]] = {}
+        for key, columns in _published_values(con, PUBLISHED_CATALOG, masked).items():
+            schema, table = key
+            started, done = time.perf_counter(), dict(written)
             source = f"{PUBLISHED_CATALOG}.{quote(schema)}.{quote(table)}"
-            replace = []
-            if schema == "raw" and table in masked:
-                replace = [f"null::varchar as {quote(c)}" for c in masked[table]]
-            elif schema == "raw" and table == "quarantine" and masked:
-                names = ", ".join(f"'{t}'" for t in masked)
-                replace = [f"case when table_name in ({names}) then null else raw_record end as raw_record"]
-            select = "*" + (f" replace ({', '.join(replace)})" if replace else "")
-            con.execute(f"insert into published_copy.{quote(schema)}.{quote(table)} "
-                        f"select {select} from {source}")
+            target_table = f"published_copy.{quote(schema)}.{quote(table)}"
+            values = [v for _, v in columns]
+            select = ", ".join(f"{v} as {quote(c)}" for c, v in columns)
+            before_rows, before_checksum = before_tables.get(key, (0, ""))
+            part = partitions.get(key)
+            if part is not None and part in dict(columns):
+                by_part = _partition_checksums(con, source, values, part)
+                rows = sum(n for n, _ in by_part.values())
+                checksum = str(sum(int(c) for _, c in by_part.values()))
+                first, first_checksum = -1, ""
+                partition_rows += [(schema, table, v, n, c) for v, (n, c) in by_part.items()]
+            else:
+                part, by_part = None, {}
+                rows, checksum, first, first_checksum = _checksums(con, source, values, before_rows)
+            if previous is not None and (rows, checksum) == (before_rows, before_checksum):
+                written["kept"] += 1
+            elif previous is not None and part is not None and key in before_partitions:
+                # The partitions whose rows or checksum changed, and those gone from the build.
+                old = before_partitions[key]
+                changed = sorted(v for v in set(by_part) | set(old) if by_part.get(v) != old.get(v))
+                where = _in_partitions(con, source, part, changed)
+                con.execute(f"delete from {target_table} where {where}")
+                con.execute(f"insert into {target_table} select {select} from {source} where {where}")
+                written["partitions"] += 1
+                partial[key] = (part, where, {v: by_part[v] for v in changed if v in by_part})
+                touched.append(key)
+            elif previous is not None and before_rows and (first, first_checksum) == (
+                    before_rows, before_checksum):
+                con.execute(f"insert into {target_table} select {select} from {source} "
+                            f"where rowid >= {before_rows}")
+                written["appended"] += 1
+                touched.append(key)
+            else:
+                if previous is not None:
+                    con.execute(f"delete from {target_table}")
+                con.execute(f"insert into {target_table} select {select} from {source}")
+                written["written"] += 1
+                touched.append(key)
+            manifest.append((schema, table, rows, checksum, include_personal))
+            how = next(k for k in written if written[k] != done[k])
+            report.seconds.append((f"{schema}.{table}", how, time.perf_counter() - started))
+        report.seconds.sort(key=lambda t: -t[2])
+        started = time.perf_counter()
+        # What this publish wrote, checksummed where it landed (a kept table was when it was
+        # written, and the manifest it was kept by says so).
+        # A table rewritten by partition: its rewritten partitions, and its row count.
+        expected = {(s_, t): (n, c) for s_, t, n, c, _ in manifest}
+        copied = _published_values(con, "published_copy", {})
+        for key in touched:
+            target_table = f"published_copy.{quote(key[0])}.{quote(key[1])}"
+            values = [quote(c) for c, _ in copied[key]]
+            if key in partial:
+                part, where, want = partial[key]
+                got = _partition_checksums(con, f"{target_table} where {where}", values, part)
+                (rows,) = con.execute(f"select count(*) from {target_table}").fetchone()
+                if got != want or rows != expected[key][0]:
+                    raise AuditError(f"published copy: {key[0]}.{key[1]} differs from the build in "
+                                     f"its rewritten partitions ({rows} rows)")
+                continue
+            found = tuple(_checksums(con, target_table, values)[:2])
+            if found != expected[key]:
+                raise AuditError(f"published copy: {key[0]}.{key[1]} has {found[0]} rows, "
+                                 f"checksum {found[1]}; the build publishes {expected[key]}")
+        report.verify_seconds = time.perf_counter() - started
+        for record, rows_ in ((MANIFEST, manifest), (PARTITIONS, partition_rows)):
+            con.execute(f"delete from published_copy.raw.{record}")
+            if rows_:
+                marks = ", ".join("?" * len(rows_[0]))
+                con.execute(f"insert into published_copy.raw.{record} select * from "
+                            f"(values {', '.join(f'({marks})' for _ in rows_)})",
+                            [x for row in rows_ for x in row])
         con.execute("detach published_copy")
     finally:
         con.close()
+    return report
 
 
 def _temporary_path(published_db: Path, pid: int) -> Path:
@@ -157,7 +417,10 @@ def remove_stale_temporaries(published_db: Path) -> list[Path]:
     return removed
 
 
-def publish(build_db: Path, published_db: Path) -> PublishResult:
+def publish(build_db: Path, published_db: Path,
+            partitions: dict[tuple[str, str], str] | None = None) -> PublishResult:
+    """Audit ``build_db`` and swap an audited copy of it in as ``published_db`` (module doc);
+    ``partitions`` as for :func:`write_published_copy`."""
     build_db, published_db = Path(build_db), Path(published_db)
     remove_stale_temporaries(published_db)
     wal = build_db.with_name(build_db.name + ".wal")
@@ -169,7 +432,11 @@ def publish(build_db: Path, published_db: Path) -> PublishResult:
     tmp = _temporary_path(published_db, os.getpid())
     try:
         tmp.unlink(missing_ok=True)
-        write_published_copy(build_db, tmp, include_personal_data())
+        include_personal = include_personal_data()
+        previous = reusable_manifest(build_db, published_db, include_personal)
+        if previous is not None:
+            shutil.copyfile(published_db, tmp)
+        report = write_published_copy(build_db, tmp, include_personal, previous, partitions)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         pause_at("publish", published_db.parent)  # a test hook, inert in production
@@ -185,4 +452,5 @@ def publish(build_db: Path, published_db: Path) -> PublishResult:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
-    return PublishResult(published_db, published_db.stat().st_size, counts)
+    return PublishResult(published_db, published_db.stat().st_size, counts,
+                         previous is not None, report)
