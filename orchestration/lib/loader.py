@@ -851,6 +851,7 @@ def _already_loaded(con: duckdb.DuckDBPyConnection, spec: TableSpec, source: str
     signature, and the table and its quarantine still hold what that load left (else 0: a full
     load). One pass over the file, the same in both cases."""
     row_hash = "hash(" + ", ".join(["_k"] + [quote("s__" + s) for s in kept]) + ")::hugeint"
+    done, done_hash = 0, ""
     state = con.execute(
         "select rows_read, rows_loaded, rows_quarantined, source_hash from raw.load_state "
         "where table_name = ? and signature = ? and rows_read > 0",
@@ -864,16 +865,14 @@ def _already_loaded(con: duckdb.DuckDBPyConnection, spec: TableSpec, source: str
             f"select (select count(*) from raw.{quote(spec.name)}), "
             "(select count(*) from raw.quarantine where table_name = ?)", [spec.name]
         ).fetchone()
-        state = (state[0], state[3]) if held == (state[1], state[2]) else None
-    else:
-        state = None
-    done = state[0] if state else 0
+        if held == (state[1], state[2]):
+            done, done_hash = state[0], state[3]
     prefix_rows, prefix_hash, whole_hash = con.execute(
         f"select count(*) filter (where _k <= {done}), "
         f"coalesce(sum({row_hash}) filter (where _k <= {done}), 0)::varchar, "
         f"coalesce(sum({row_hash}), 0)::varchar from {source}"
     ).fetchone()
-    if state and (prefix_rows, prefix_hash) == (done, state[1]):
+    if done and (prefix_rows, prefix_hash) == (done, done_hash):
         return done, whole_hash
     return 0, whole_hash
 

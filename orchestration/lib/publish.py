@@ -21,7 +21,8 @@ from one of two places:
   never held personal data (or it may now), its schemas, tables and views are those of the
   build, and at most half of it is freed blocks. Only the tables whose checksum changed are
   rewritten there; a table whose first rows (by row id) are exactly the published ones gets only
-  its new rows (the appended usage events). Freed blocks of such a file hold only what an
+  its new rows (the appended usage events), a table dbt rewrites by partition only its changed
+  partitions (``raw.published_partitions``). Freed blocks of such a file hold only what an
   earlier published file held.
 
 Either way the copy's tables are checksummed against the build's (masked) tables before the
@@ -72,6 +73,7 @@ create table raw.{PARTITIONS} (
 )
 """
 PUBLISH_RECORDS = (MANIFEST, PARTITIONS)
+_RECORDS_IN = "(" + ", ".join(f"'{t}'" for t in PUBLISH_RECORDS) + ")"
 # A previous published file with more freed blocks than this share is not reused: the next one
 # is written anew, so the file does not keep growing.
 MAX_FREE_SHARE = 0.5
@@ -192,8 +194,7 @@ def _schema_of(con: duckdb.DuckDBPyConnection, catalog: str) -> list[tuple]:
     """Every table and view of ``catalog`` with its definition (publish's own records aside)."""
     return con.execute(
         "select 'table', schema_name, table_name, sql from duckdb_tables() where database_name = ? "
-        "and not (schema_name = 'raw' and table_name in ("
-        + ", ".join(f"'{t}'" for t in PUBLISH_RECORDS) + ")) "
+        f"and not (schema_name = 'raw' and table_name in {_RECORDS_IN}) "
         "union all select 'view', schema_name, view_name, sql from duckdb_views() "
         "where database_name = ? and not internal order by all",
         [catalog, catalog],
@@ -232,8 +233,7 @@ def reusable_manifest(build_db: Path, previous_db: Path, include_personal: bool
         con.execute(f"attach {literal(str(previous_db))} as previous (read_only)")
         records = con.execute(
             "select count(*) from duckdb_tables() where database_name = 'previous' "
-            "and schema_name = 'raw' and table_name in ("
-            + ", ".join(f"'{t}'" for t in PUBLISH_RECORDS) + ")").fetchone()[0]
+            f"and schema_name = 'raw' and table_name in {_RECORDS_IN}").fetchone()[0]
         if records != len(PUBLISH_RECORDS):
             return None
         rows = con.execute(f"select schema_name, table_name, row_count, checksum, personal_data "
@@ -293,13 +293,11 @@ def write_published_copy(build_db: Path, target: Path, include_personal: bool,
     new file, or (with ``previous``, its manifest) a byte copy of the previous published file,
     in which only what changed is written. ``partitions``: (schema, table) -> the column by
     which dbt rewrites the table (its incremental models' ``unique_key``); their changed
-    partitions are rewritten, not the whole table. Returns how many tables were kept,
-    appended to, rewritten by partition and written whole."""
+    partitions are rewritten, not the whole table. Returns what it wrote (``CopyReport``)."""
     masked = {} if include_personal else personal_columns()
     partitions = partitions or {}
     con = duckdb.connect()
     report = CopyReport()
-    written = report.counts
     try:
         # The pipeline's memory limit; what does not fit spills beside the published file.
         con.execute(f"set memory_limit = {literal(memory_limit_setting())}")
@@ -317,7 +315,7 @@ def write_published_copy(build_db: Path, target: Path, include_personal: bool,
         partial: dict[tuple[str, str], tuple[str, str, dict[str, tuple[int, str]]]] = {}
         for key, columns in _published_values(con, PUBLISHED_CATALOG, masked).items():
             schema, table = key
-            started, done = time.perf_counter(), dict(written)
+            started = time.perf_counter()
             source = f"{PUBLISHED_CATALOG}.{quote(schema)}.{quote(table)}"
             target_table = f"published_copy.{quote(schema)}.{quote(table)}"
             values = [v for _, v in columns]
@@ -334,7 +332,7 @@ def write_published_copy(build_db: Path, target: Path, include_personal: bool,
                 part, by_part = None, {}
                 rows, checksum, first, first_checksum = _checksums(con, source, values, before_rows)
             if previous is not None and (rows, checksum) == (before_rows, before_checksum):
-                written["kept"] += 1
+                how = "kept"
             elif previous is not None and part is not None and key in before_partitions:
                 # The partitions whose rows or checksum changed, and those gone from the build.
                 old = before_partitions[key]
@@ -342,29 +340,28 @@ def write_published_copy(build_db: Path, target: Path, include_personal: bool,
                 where = _in_partitions(con, source, part, changed)
                 con.execute(f"delete from {target_table} where {where}")
                 con.execute(f"insert into {target_table} select {select} from {source} where {where}")
-                written["partitions"] += 1
+                how = "partitions"
                 partial[key] = (part, where, {v: by_part[v] for v in changed if v in by_part})
-                touched.append(key)
             elif previous is not None and before_rows and (first, first_checksum) == (
                     before_rows, before_checksum):
                 con.execute(f"insert into {target_table} select {select} from {source} "
                             f"where rowid >= {before_rows}")
-                written["appended"] += 1
-                touched.append(key)
+                how = "appended"
             else:
                 if previous is not None:
                     con.execute(f"delete from {target_table}")
                 con.execute(f"insert into {target_table} select {select} from {source}")
-                written["written"] += 1
+                how = "written"
+            report.counts[how] += 1
+            if how != "kept":
                 touched.append(key)
             manifest.append((schema, table, rows, checksum, include_personal))
-            how = next(k for k in written if written[k] != done[k])
             report.seconds.append((f"{schema}.{table}", how, time.perf_counter() - started))
         report.seconds.sort(key=lambda t: -t[2])
         started = time.perf_counter()
         # What this publish wrote, checksummed where it landed (a kept table was when it was
-        # written, and the manifest it was kept by says so).
-        # A table rewritten by partition: its rewritten partitions, and its row count.
+        # written, and the manifest it was kept by says so); of a table rewritten by partition,
+        # its rewritten partitions and its row count.
         expected = {(s_, t): (n, c) for s_, t, n, c, _ in manifest}
         copied = _published_values(con, "published_copy", {})
         for key in touched:
