@@ -46,30 +46,30 @@ def build_publish_asset(upstream: Iterable[dg.AssetKey]) -> dg.AssetsDefinition:
         except AuditError as exc:
             # A failed audit fails the same way every time: never retried.
             raise dg.Failure(description=str(exc), allow_retries=False) from exc
-        tables = result.tables or {}
+        counts, report = result.report.counts, result.report
+        started_from = "previous published file" if result.from_previous else "new file"
         context.log.info(
             f"published {result.published_db} ({result.bytes:,} bytes) from "
-            + ("the previous published file" if result.from_previous else "a new file")
-            + f": {tables.get('kept', 0)} tables kept, {tables.get('appended', 0)} appended to, "
-            f"{tables.get('partitions', 0)} rewritten by partition, "
-            f"{tables.get('written', 0)} written whole; slowest: "
-            + ", ".join(f"{t} ({how}, {sec:.1f} s)" for t, how, sec in result.report.seconds[:5])
-            + f"; verified in {result.report.verify_seconds:.1f} s")
+            f"{'the previous published file' if result.from_previous else 'a new file'}: "
+            f"{counts['kept']} tables kept, {counts['appended']} appended to, "
+            f"{counts['partitions']} rewritten by partition, {counts['written']} written whole; "
+            "slowest: " + ", ".join(f"{t} ({how}, {sec:.1f} s)" for t, how, sec in report.seconds[:5])
+            + f"; verified in {report.verify_seconds:.1f} s")
         rows = "\n".join(f"| {t} | {n:,} |" for t, n in result.table_rows.items())
         return dg.MaterializeResult(
             metadata={
                 "path": dg.MetadataValue.path(str(result.published_db)),
                 "bytes": result.bytes,
                 "tables": len(result.table_rows),
-                "started_from": "previous published file" if result.from_previous else "new file",
-                "tables_kept": tables.get("kept", 0),
-                "tables_appended": tables.get("appended", 0),
-                "tables_rewritten_by_partition": tables.get("partitions", 0),
+                "started_from": started_from,
+                "tables_kept": counts["kept"],
+                "tables_appended": counts["appended"],
+                "tables_rewritten_by_partition": counts["partitions"],
+                "tables_written": counts["written"],
                 "slowest_tables": dg.MetadataValue.md(
                     "| table | written | seconds |\n|---|---|---|\n" + "\n".join(
-                        f"| {t} | {how} | {sec:.2f} |" for t, how, sec in result.report.seconds[:10])),
-                "verify_seconds": round(result.report.verify_seconds, 2),
-                "tables_written": tables.get("written", 0),
+                        f"| {t} | {how} | {sec:.2f} |" for t, how, sec in report.seconds[:10])),
+                "verify_seconds": round(report.verify_seconds, 2),
                 "table_rows": dg.MetadataValue.md("| table | rows |\n|---|---|\n" + rows),
             }
         )
