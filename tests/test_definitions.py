@@ -38,3 +38,29 @@ def test_every_raw_table_is_gated_by_blocking_checks(dbt_manifest):
         raw = dg.AssetKey(["raw", spec.name])
         blocking = {k.name for k, s in checks.items() if k.asset_key == raw and s.blocking}
         assert {"rows_accounted", "expectations_suite"} <= blocking, (spec.name, blocking)
+
+
+def test_dbt_calls_start_dbt_once(dbt_manifest, monkeypatch, tmp_path):
+    """A dbt call starts one dbt process: no ``dbt --version`` subprocess before it and no dbt
+    adapter built in this process (CsDbtCliResource; about 5 s of every run). The hooks it
+    replaces must still be dagster-dbt's, or an upgrade would silently bring the cost back."""
+    import importlib.metadata
+
+    import dagster_dbt.core.resource as dagster_dbt_resource
+    from dagster_dbt import DbtCliResource
+
+    from orchestration.defs.dbt.assets import CsDbtCliResource, dbt_resource
+
+    for hook in ("_cli_version", "_initialize_dbt_core_adapter"):
+        assert hook in vars(DbtCliResource), hook
+    spawned: list = []
+    monkeypatch.setattr(dagster_dbt_resource, "check_output",
+                        lambda *args, **kwargs: spawned.append(args))
+    resource = dbt_resource()
+    assert isinstance(resource, CsDbtCliResource)
+    invocation = resource.cli(["--version"], manifest=dbt_manifest, target_path=tmp_path)
+    invocation.wait()
+    assert invocation.process.returncode == 0
+    assert spawned == []
+    assert invocation.adapter is None
+    assert str(resource._cli_version) == importlib.metadata.version("dbt-core")

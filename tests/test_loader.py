@@ -304,7 +304,9 @@ def loaded_state(con) -> dict:
             "from raw.quarantine where table_name = 'product_usage_events'").fetchall()),
         "audit": con.execute("select * exclude (table_name) from raw.load_audit "
                              "where table_name = 'product_usage_events'").fetchall(),
-        "state": con.execute("select * from raw.load_state").fetchall(),
+        # an appended load also records the load it continued (a full load: none)
+        "state": con.execute("select * exclude (continued_from, continued_rows_loaded) "
+                             "from raw.load_state").fetchall(),
     }
 
 
@@ -319,11 +321,16 @@ def test_an_appended_parquet_export_reads_only_its_new_rows_and_equals_a_full_lo
     write_events(tmp_path, DAY_ONE)
     first = load_table(con, EVENTS, tmp_path)
     assert (first.rows_read, first.rows_loaded, first.rows_quarantined, first.rows_kept) == (5, 3, 2, 0)
+    continuation = "select source_hash, continued_from, continued_rows_loaded from raw.load_state"
+    first_hash, *continued = con.execute(continuation).fetchone()
+    assert continued == ["", 0]  # a full load continues nothing
 
     # The next morning: yesterday's export again, plus a day (a good row, a bad one, a good one).
     write_events(tmp_path, DAY_ONE + DAY_TWO)
     second = load_table(con, EVENTS, tmp_path)
     assert second.rows_kept == 5  # read once for the checksum, not loaded again
+    # the load it continued, and the raw rows that load left (the table's first rows)
+    assert con.execute(continuation).fetchone()[1:] == (first_hash, 3)
     assert (second.rows_read, second.rows_loaded, second.rows_quarantined) == (8, 5, 3)
     assert second.quarantine_by_rule == {"bad_type": 2, "missing_value": 1}
     assert con.execute(

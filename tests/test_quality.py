@@ -650,3 +650,100 @@ def test_empty_tables_pass(tmp_path, checks):
         assert result.passed, (table, name, result.description)
         if name == EXPECTATIONS_CHECK:
             assert result.metadata["rows_validated"].value == 0
+
+
+# -------------------------------------------- uniqueness of an appended export's earlier rows
+
+def load_events_parquet(warehouse: Warehouse, csv_text: str):
+    """Write the events export as Parquet (the format whose appended rows load on their own)
+    and load it into the build database."""
+    path = Path(warehouse.raw_dir) / "product" / "usage_events.parquet"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    source = path.with_suffix(".source.csv")
+    source.write_text(csv_text)
+    duckdb.execute(f"copy (select * from read_csv('{source}', all_varchar = true)) "
+                   f"to '{path}' (format parquet)")
+    source.unlink()
+    con = connect(warehouse.build_db)
+    try:
+        return load_table(con, get_table("product_usage_events"), Path(warehouse.raw_dir))
+    finally:
+        con.close()
+
+
+def event_id_unique(result: dg.AssetCheckResult) -> int | None:
+    return unexpected_by_expectation(result).get("expect_column_values_to_be_unique:event_id")
+
+
+def test_appended_events_are_checked_for_uniqueness_against_the_rows_before(tmp_path, checks):
+    """The rows of the load before passed event_id uniqueness: the next run looks up only the
+    appended rows (among themselves and among those rows), and a repeat fails with the same
+    figures as a check of the whole table."""
+    warehouse = build_warehouse(tmp_path, {k: v for k, v in CLEAN.items()
+                                           if k != "product_usage_events"})
+    ten_days = events_csv([f"2024-03-{d:02d}" for d in range(1, 11)])
+    assert load_events_parquet(warehouse, ten_days).rows_kept == 0
+    first = run_check(checks, "product_usage_events", EXPECTATIONS_CHECK, warehouse)
+    assert first.passed and first.metadata["rows_known_unique"].value == 0
+
+    # Same file: nothing new; every row is known to be unique.
+    load_events_parquet(warehouse, ten_days)
+    again = run_check(checks, "product_usage_events", EXPECTATIONS_CHECK, warehouse)
+    assert again.passed and again.metadata["rows_known_unique"].value == 20
+
+    # A day appended: 2 rows looked up against the 20 before.
+    day = "e20,u1,acc1,2024-03-11 09:00:00,f1,30\ne21,u2,acc2,2024-03-11 17:30:00,f2,\n"
+    assert load_events_parquet(warehouse, ten_days + day).rows_kept == 20
+    appended = run_check(checks, "product_usage_events", EXPECTATIONS_CHECK, warehouse)
+    assert appended.passed, appended.description
+    assert appended.metadata["rows_known_unique"].value == 20
+    assert appended.metadata["rows_validated"].value == 22
+
+    # The next day repeats an event id of the first day (e3) and one of its own (e22 twice):
+    # GX counts every row of a repeated value, the old e3 row included: 2 + 2.
+    bad_day = ("e22,u1,acc1,2024-03-12 09:00:00,f1,30\ne3,u2,acc2,2024-03-12 10:00:00,f2,\n"
+               "e22,u2,acc2,2024-03-12 17:30:00,f2,\n")
+    assert load_events_parquet(warehouse, ten_days + day + bad_day).rows_kept == 22
+    failed = run_check(checks, "product_usage_events", EXPECTATIONS_CHECK, warehouse)
+    assert not failed.passed
+    assert event_id_unique(failed) == 4
+    (failure,) = failures(failed).values()
+    assert set(failure["sample_values"]) == {"e3", "e22"}
+    assert failed.metadata["rows_known_unique"].value == 0  # counted over the whole table
+
+    # The run after the failure does not trust the failed rows: the same file, checked whole.
+    load_events_parquet(warehouse, ten_days + day + bad_day)
+    still = run_check(checks, "product_usage_events", EXPECTATIONS_CHECK, warehouse)
+    assert event_id_unique(still) == 4
+
+    # An export whose earlier rows changed is a full load: nothing is known of its rows.
+    changed = ten_days.replace("e0,", "e99,") + day
+    assert load_events_parquet(warehouse, changed).rows_kept == 0
+    full = run_check(checks, "product_usage_events", EXPECTATIONS_CHECK, warehouse)
+    assert full.passed and full.metadata["rows_known_unique"].value == 0
+
+
+def test_rows_known_unique_are_not_looked_at_again(tmp_path):
+    """What ``known_unique`` promises is taken as given (that is where the time goes): a repeat
+    planted inside the known rows is not found; one between known and later rows is, with the
+    rows whose values are equal, nulls included, as GROUP BY has them."""
+    con = duckdb.connect()
+    con.execute("create schema raw")
+    con.execute("create table raw.t as select * from (values ('a', 1), ('a', 1), ('b', null), "
+                "('c', 3)) v(k, n)")
+    suite = {"name": "t", "expectations": [
+        {"type": "expect_column_values_to_be_unique", "kwargs": {"column": "k"}},
+        {"type": "expect_compound_columns_to_be_unique", "kwargs": {"column_list": ["k", "n"]}},
+    ]}
+    keys = [ex.uniqueness_key(e) for e in suite["expectations"]]
+    whole = ex.run_suite_in_duckdb(con, suite, "raw.t")
+    assert [r.unexpected_count for r in whole.results] == [2, 2]
+    trusted = ex.run_suite_in_duckdb(con, suite, "raw.t", known_unique={k: 2 for k in keys})
+    assert [(r.success, r.rows_known) for r in trusted.results] == [(True, 2), (True, 2)]
+    con.execute("insert into raw.t values ('b', null), ('d', 4), ('d', 5)")
+    later = ex.run_suite_in_duckdb(con, suite, "raw.t", known_unique={k: 4 for k in keys})
+    # k: 'b' twice and 'd' twice; (k, n): ('b', null) twice, and the whole table's ('a', 1) pair
+    assert [r.unexpected_count for r in later.results] == [2 + 2 + 2, 2 + 2]
+    assert [r.rows_known for r in later.results] == [0, 0]
+    assert ex.uniqueness_key({"type": "expect_column_values_to_not_be_null",
+                              "kwargs": {"column": "k"}}) is None

@@ -285,6 +285,9 @@ class ExpectationResult:
     sample_values: list = field(default_factory=list)  # distinct offending values
     sample_rows: list[dict] = field(default_factory=list)  # key columns + offending column(s)
     error: str | None = None  # the expectation could not be evaluated
+    # A uniqueness expectation: the first rows (``rowid`` order) already known to hold it, of
+    # which only the later rows' values were looked up (run_suite_in_duckdb's known_unique).
+    rows_known: int = 0
 
     @property
     def columns(self) -> list[str]:
@@ -663,6 +666,19 @@ def _percent(part: int, whole: int) -> float | None:
     return 100.0 * part / whole if whole else None
 
 
+UNIQUENESS_TYPES = ("expect_column_values_to_be_unique", "expect_compound_columns_to_be_unique")
+
+
+def uniqueness_key(spec: dict) -> str | None:
+    """What a uniqueness expectation asserts (type, columns, ignore_row_if, mostly), as the key
+    under which rows known to hold it are recorded; None for any other expectation."""
+    if spec["type"] not in UNIQUENESS_TYPES:
+        return None
+    kwargs = spec.get("kwargs", {})
+    return json.dumps([spec["type"], kwargs.get("column"), kwargs.get("column_list"),
+                       kwargs.get("ignore_row_if"), kwargs.get("mostly")])
+
+
 def run_suite_in_duckdb(
     con,
     suite: dict,
@@ -670,6 +686,7 @@ def run_suite_in_duckdb(
     sample_size: int = SAMPLE_SIZE,
     key_columns: list[str] | None = None,
     parameters: dict[str, str] | None = None,
+    known_unique: dict[str, int] | None = None,
 ) -> SuiteResult:
     """Evaluate ``suite`` in DuckDB against ``relation`` (default ``raw.<suite name>``).
 
@@ -677,6 +694,12 @@ def run_suite_in_duckdb(
     checks); ``unique`` counts every row whose value occurs more than once; compound uniqueness
     skips rows whose key columns are all null (GX's ``ignore_row_if`` default); ``mostly`` is
     honoured. All column conditions are counted in one scan; samples are read only for failures.
+
+    ``known_unique`` (``uniqueness_key`` -> N, ``relation`` a table): its first N rows by
+    ``rowid`` are known to hold that uniqueness expectation (an appended load of rows that passed
+    it before). Only the later rows are then grouped, and looked up among the first N: the
+    expensive step on a large table becomes one of the size of the new rows. Should any value
+    repeat, the whole table is counted as without it, so a failure reports the same figures.
     """
     started = time.perf_counter()
     suite = resolve_suite(suite, parameters)
@@ -712,11 +735,13 @@ def run_suite_in_duckdb(
                 r.element_count = row_count
                 r.success = (lo is None or row_count >= lo) and (hi is None or row_count <= hi)
             elif type_ == "expect_column_values_to_be_unique":
-                _sql_unique(con, relation, r, [kwargs["column"]], keys, sample_size, row_count)
+                _sql_unique(con, relation, r, [kwargs["column"]], keys, sample_size, row_count,
+                            known_rows=(known_unique or {}).get(uniqueness_key(spec), 0))
             elif type_ == "expect_compound_columns_to_be_unique":
                 _sql_unique(con, relation, r, list(kwargs["column_list"]), keys, sample_size,
                             row_count, ignore_row_if=kwargs.get("ignore_row_if",
-                                                                "all_values_are_missing"))
+                                                                "all_values_are_missing"),
+                            known_rows=(known_unique or {}).get(uniqueness_key(spec), 0))
             else:
                 predicate, considered = _column_condition(type_, kwargs)
                 conditions.append((r, predicate, considered))
@@ -773,11 +798,14 @@ def _sample_rows(con, relation, predicate, keys, columns, sample_size) -> list[d
 
 
 def _sql_unique(con, relation, r, cols, keys, sample_size, row_count,
-                ignore_row_if="all_values_are_missing") -> None:
+                ignore_row_if="all_values_are_missing", known_rows: int = 0) -> None:
     """Rows whose value (or value combination) occurs more than once, like GX counts them.
 
     The duplicate groups are aggregated once into a temp table (the expensive step on a large
     table; temp tables work on read-only connections too), then counted and sampled from there.
+    With ``known_rows`` (rows ``rowid < known_rows`` hold the expectation already): first, are
+    the later rows' values unique among themselves and not among the first rows? If so the
+    expectation holds; else the whole table is counted as above.
     """
     qcols = [_q(c) for c in cols]
     if len(cols) == 1 or ignore_row_if == "any_value_is_missing":
@@ -788,6 +816,13 @@ def _sql_unique(con, relation, r, cols, keys, sample_size, row_count,
         considered = "true"
     else:
         raise ValueError(f"unknown ignore_row_if {ignore_row_if!r}")
+    known_rows = min(int(known_rows), row_count)
+    if known_rows and _later_rows_unique(con, relation, qcols, considered, known_rows):
+        nonmissing = con.execute(f"select count(*) from {relation} where {considered}").fetchone()[0]
+        r.element_count, r.unexpected_count = row_count, 0
+        r.unexpected_percent = _percent(0, nonmissing)
+        r.success, r.rows_known = True, known_rows
+        return
     dups = f"_quality_dups_{uuid.uuid4().hex[:12]}"
     con.execute(
         f"create temp table {dups} as select {', '.join(qcols)}, count(*) as _n from {relation} "
@@ -818,6 +853,21 @@ def _sql_unique(con, relation, r, cols, keys, sample_size, row_count,
     finally:
         con.execute(f"drop table if exists {dups}")
 
+
+
+def _later_rows_unique(con, relation: str, qcols: list[str], considered: str, known: int) -> bool:
+    """No value of the rows from ``rowid`` ``known`` on occurs twice among them or among the
+    rows before (null equal to null, as GROUP BY has it)."""
+    cols = ", ".join(qcols)
+    repeated_within, repeated_before = con.execute(
+        f"select (select count(*) from (select 1 from {relation} where rowid >= {known} "
+        f"and {considered} group by {cols} having count(*) > 1)), "
+        f"(select count(*) from {relation} n where n.rowid >= {known} and {considered} "
+        f"and exists (select 1 from {relation} o where o.rowid < {known} and "
+        + " and ".join(f"o.{c} is not distinct from n.{c}" for c in qcols)
+        + "))"
+    ).fetchone()
+    return repeated_within == 0 and repeated_before == 0
 
 if __name__ == "__main__":  # pragma: no cover
     for written in write_suites():

@@ -87,7 +87,12 @@ create table if not exists raw.load_state (
     rows_read bigint not null,
     rows_loaded bigint not null,
     rows_quarantined bigint not null,
-    source_hash varchar not null
+    source_hash varchar not null,
+    -- an appended load: the load it continued (its source_hash) and the raw rows that load
+    -- left, which are the first rows of the table now (``rowid`` below continued_rows_loaded);
+    -- '' and 0 for a full load. The raw gate trusts checks passed on them (quality/checks.py).
+    continued_from varchar default '',
+    continued_rows_loaded bigint default 0
 )
 """
 # Bump when the loader changes how a source row becomes a raw row or a quarantine row: every
@@ -408,8 +413,11 @@ def ensure_raw_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(QUARANTINE_DDL)
     con.execute(LOAD_AUDIT_DDL)
     con.execute(LOAD_STATE_DDL)
-    # A build database from before the column existed.
+    # A build database from before the columns existed.
     con.execute("alter table raw.load_audit add column if not exists warnings varchar")
+    for column, definition in (("continued_from", "varchar default ''"),
+                               ("continued_rows_loaded", "bigint default 0")):
+        con.execute(f"alter table raw.load_state add column if not exists {column} {definition}")
 
 
 def create_empty_table(con: duckdb.DuckDBPyConnection, spec: TableSpec) -> None:
@@ -539,7 +547,7 @@ def _load_file(
     # load of this table read (an appended export), only the rows after them are read below.
     in_place = file_format == "parquet" and "file_row_number" not in source_cols
     signature = _load_signature(spec, mapping, source_cols, kept) if in_place else ""
-    start, source_hash = 0, ""
+    start, source_hash, continued = 0, "", ("", 0)
     try:
         if in_place:
             # Parquet is typed and numbered already: read it where it is (twice, below) rather
@@ -547,7 +555,8 @@ def _load_file(
             parquet = (f"select file_row_number + 1 as _k, 0 as _breaks, {source_select} "
                        f"from read_parquet({path_literal(path)}, file_row_number = true)")
             con.execute(f"create temp view {tag}_file as {parquet}")
-            start, source_hash = _already_loaded(con, spec, f"{tag}_file", signature, kept)
+            start, source_hash, continued = _already_loaded(con, spec, f"{tag}_file", signature,
+                                                            kept)
             # On the row number itself, so that the reader skips the row groups before it.
             con.execute(f"create temp view {tag}_source as {parquet} "
                         f"where file_row_number >= {start}")
@@ -812,7 +821,7 @@ def _load_file(
         )
         _record_audit(con, result)
         if in_place:
-            _record_state(con, result, signature, source_hash)
+            _record_state(con, result, signature, source_hash, continued)
     except BaseException:
         if start:
             con.execute("rollback")
@@ -842,8 +851,9 @@ def _load_signature(spec: TableSpec, mapping: SourceMapping, source_cols: dict[s
 
 
 def _already_loaded(con: duckdb.DuckDBPyConnection, spec: TableSpec, source: str,
-                    signature: str, kept: list[str]) -> tuple[int, str]:
-    """(rows at the start of the file that the table holds already, checksum of the whole file).
+                    signature: str, kept: list[str]) -> tuple[int, str, tuple[str, int]]:
+    """(rows at the start of the file that the table holds already, checksum of the whole file,
+    (the continued load's checksum, the raw rows it left) or ('', 0) for a full load).
 
     The checksum is the sum of every row's hash with its row number, so it changes when any row
     changes or moves. The rows already loaded are the earlier load's ``rows_read`` when the
@@ -851,7 +861,7 @@ def _already_loaded(con: duckdb.DuckDBPyConnection, spec: TableSpec, source: str
     signature, and the table and its quarantine still hold what that load left (else 0: a full
     load). One pass over the file, the same in both cases."""
     row_hash = "hash(" + ", ".join(["_k"] + [quote("s__" + s) for s in kept]) + ")::hugeint"
-    done, done_hash = 0, ""
+    done, done_hash, done_loaded = 0, "", 0
     state = con.execute(
         "select rows_read, rows_loaded, rows_quarantined, source_hash from raw.load_state "
         "where table_name = ? and signature = ? and rows_read > 0",
@@ -866,23 +876,26 @@ def _already_loaded(con: duckdb.DuckDBPyConnection, spec: TableSpec, source: str
             "(select count(*) from raw.quarantine where table_name = ?)", [spec.name]
         ).fetchone()
         if held == (state[1], state[2]):
-            done, done_hash = state[0], state[3]
+            done, done_hash, done_loaded = state[0], state[3], state[1]
     prefix_rows, prefix_hash, whole_hash = con.execute(
         f"select count(*) filter (where _k <= {done}), "
         f"coalesce(sum({row_hash}) filter (where _k <= {done}), 0)::varchar, "
         f"coalesce(sum({row_hash}), 0)::varchar from {source}"
     ).fetchone()
     if done and (prefix_rows, prefix_hash) == (done, done_hash):
-        return done, whole_hash
-    return 0, whole_hash
+        return done, whole_hash, (done_hash, done_loaded)
+    return 0, whole_hash, ("", 0)
 
 
 def _record_state(con: duckdb.DuckDBPyConnection, r: LoadResult, signature: str,
-                  source_hash: str) -> None:
+                  source_hash: str, continued: tuple[str, int]) -> None:
     con.execute("delete from raw.load_state where table_name = ?", [r.table_name])
     con.execute(
-        "insert into raw.load_state values (?, ?, ?, ?, ?, ?)",
-        [r.table_name, signature, r.rows_read, r.rows_loaded, r.rows_quarantined, source_hash],
+        "insert into raw.load_state (table_name, signature, rows_read, rows_loaded, "
+        "rows_quarantined, source_hash, continued_from, continued_rows_loaded) "
+        "values (?, ?, ?, ?, ?, ?, ?, ?)",
+        [r.table_name, signature, r.rows_read, r.rows_loaded, r.rows_quarantined, source_hash,
+         *continued],
     )
 
 

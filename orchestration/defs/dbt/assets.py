@@ -2,11 +2,12 @@
 (``dbt_tests``, orchestration/defs/dbt/checks.py), run with ``dbt build``."""
 
 
+import importlib.metadata
 import json
 import shutil
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from dagster_dbt import (
     DbtCliResource,
     dbt_assets,
 )
+from packaging import version
 
 from orchestration.defs.dbt.checks import DbtTestIndex, DbtTestResults
 from orchestration.lib.dbt_project import dbt_executable, dbt_project
@@ -302,5 +304,28 @@ def _shown(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+class CsDbtCliResource(DbtCliResource):
+    """dagster-dbt's dbt resource without two costs that every ``dbt.cli`` call paid before dbt
+    started, about 5 s of each run (benchmarks/README.md), for things this project does not use:
+
+    - ``dbt --version`` in a subprocess (3.4 s: a second dbt start-up), only to tell dbt Core
+      from the Fusion engine. The dbt run here is this environment's (``dbt_executable``), whose
+      version is the installed dbt-core's.
+    - a dbt adapter built in this process (1.6 s: project, profile and adapter loaded), which
+      dagster-dbt uses only for the optional ``fetch_column_metadata`` / ``fetch_row_counts``
+      metadata; this project reads its own (row counts and headline figures, headline.py).
+      dagster-dbt treats a missing adapter as "no such metadata".
+
+    tests/test_definitions.py holds both to dagster-dbt's hooks, so an upgrade that renames them
+    fails a test instead of silently paying the cost again."""
+
+    @cached_property
+    def _cli_version(self) -> version.Version:
+        return version.parse(importlib.metadata.version("dbt-core"))
+
+    def _initialize_dbt_core_adapter(self, args: Sequence[str]) -> None:  # type: ignore[override]
+        return None
+
+
 def dbt_resource() -> DbtCliResource:
-    return DbtCliResource(project_dir=dbt_project(), dbt_executable=dbt_executable())
+    return CsDbtCliResource(project_dir=dbt_project(), dbt_executable=dbt_executable())

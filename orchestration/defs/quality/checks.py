@@ -5,7 +5,9 @@ Per contract table, made by one factory:
 * ``expectations_suite`` (blocking): the table's Great Expectations suite from
   ``expectations/<table>.json``. Small tables are read into pandas and validated by GX itself;
   ``large`` tables (``product_usage_events``) are validated by the same suite translated to SQL
-  and run in DuckDB, never pulled into pandas. A failed ``critical`` expectation fails the check
+  and run in DuckDB, never pulled into pandas; their uniqueness expectations look up only the
+  rows an appended export added when the rows before them held the expectation in an earlier
+  run (``UniqueLedger``). A failed ``critical`` expectation fails the check
   with ERROR, which stops everything downstream of the table; a failed ``warning`` one (a
   hand-added override) only warns.
 * ``foreign_keys`` (blocking, tables with ``references`` columns): in SQL, the rows whose
@@ -25,6 +27,8 @@ summary, so the UI answers "what is wrong and where" without a query.
 
 # No ``from __future__ import annotations`` here: Dagster checks the ``context`` annotation of an
 # asset check against the class itself, and a string annotation fails that check.
+import json
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,12 +41,14 @@ from orchestration.lib.expectations import (
     EXPECTATIONS_DIR,
     REPO_ROOT,
     SAMPLE_SIZE,
+    UNIQUENESS_TYPES,
     SuiteResult,
     json_safe,
     load_suite,
     run_suite_in_duckdb,
     run_suite_on_dataframe,
     suite_path,
+    uniqueness_key,
 )
 from orchestration.lib.loader import quote
 from orchestration.lib.warehouse import Warehouse
@@ -113,6 +119,7 @@ def suite_check_metadata(result: SuiteResult, suite_file: str) -> dict:
         "engine": result.engine,
         "suite_file": suite_file,
         "rows_validated": result.row_count,
+        "rows_known_unique": max((r.rows_known for r in result.results), default=0),
         "expectations_evaluated": len(result.results),
         "expectations_failed": len(failures),
         "unexpected_rows": sum(r.unexpected_count or 0 for r in failures),
@@ -152,13 +159,20 @@ def _build_expectations_check(
     def _check(context: AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
         with warehouse.connect(read_only=True) as con:
             if use_sql:
-                result = run_suite_in_duckdb(con, suite, _relation(spec.name))
+                ledger = UniqueLedger(warehouse.warehouse_path / UNIQUE_LEDGER_NAME)
+                state = load_lineage(con, spec.name)
+                result = run_suite_in_duckdb(con, suite, _relation(spec.name),
+                                             known_unique=ledger.known(spec.name, state))
+                ledger.record(spec.name, state, result)
             else:
                 df = con.execute(f"select * from {_relation(spec.name)}").df()
                 result = run_suite_on_dataframe(suite, df)
+        known = max((r.rows_known for r in result.results), default=0)
         context.log.info(
             f"{spec.name}: {len(result.results)} expectations, {len(result.failures)} failed, "
             f"{result.row_count} rows, {result.engine}, {result.seconds:.2f}s"
+            + (f"; uniqueness looked up for the {result.row_count - known} rows after the "
+               f"{known} that held it in an earlier run" if known else "")
         )
         blocking_failed = [r for r in result.failures if r.blocking]
         failed_labels = ", ".join(
@@ -183,6 +197,91 @@ def _build_expectations_check(
         )
 
     return _check
+
+
+# A large table's uniqueness expectations over rows that an earlier run found to hold them.
+UNIQUE_LEDGER_NAME = "raw_uniqueness_checked.json"
+
+
+@dataclass(frozen=True)
+class LoadLineage:
+    """What ``raw.load_state`` says of a table's rows (loader.py): the load's signature and
+    checksum, its raw rows, and for an appended load the load it continued and that load's
+    raw rows (the first rows of the table)."""
+
+    signature: str
+    source_hash: str
+    rows_loaded: int
+    continued_from: str
+    continued_rows_loaded: int
+
+
+def load_lineage(con, table: str) -> LoadLineage | None:
+    """The table's load state, if the table holds exactly the rows that load left."""
+    try:
+        row = con.execute(
+            "select signature, source_hash, rows_loaded, continued_from, continued_rows_loaded "
+            "from raw.load_state where table_name = ?", [table]
+        ).fetchone()
+    except Exception:  # noqa: BLE001 - a build database without load state: nothing known
+        return None
+    if row is None or not _table_exists(con, table):
+        return None
+    held = con.execute(f"select count(*) from {_relation(table)}").fetchone()[0]
+    lineage = LoadLineage(row[0], row[1], int(row[2]), row[3] or "", int(row[4] or 0))
+    return lineage if held == lineage.rows_loaded else None
+
+
+class UniqueLedger:
+    """Which uniqueness expectations a table's rows held when they were last checked, keyed by
+    the load that produced the rows (signature and checksum of the export, loader.py).
+
+    A JSON file beside the build database. What it records is a fact about content, not about
+    a run: the rows of a load with that signature and checksum are always the same rows, so a
+    stale entry can only fail to match (then the whole table is checked), never vouch for
+    rows it did not see. Only expectations that found no repeated value are recorded."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def _read(self) -> dict:
+        try:
+            data = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def known(self, table: str, lineage: LoadLineage | None) -> dict[str, int]:
+        """``uniqueness_key`` -> the first rows of the table known to hold it."""
+        entry = self._read().get(table)
+        if lineage is None or not isinstance(entry, dict):
+            return {}
+        if entry.get("signature") != lineage.signature:
+            return {}
+        checked = (entry.get("source_hash"), entry.get("rows"))
+        if checked == (lineage.source_hash, lineage.rows_loaded):
+            rows = lineage.rows_loaded  # the same rows as when they were checked
+        elif lineage.continued_from and checked == (lineage.continued_from,
+                                                    lineage.continued_rows_loaded):
+            rows = lineage.continued_rows_loaded  # those rows, then the appended ones
+        else:
+            return {}
+        return {key: rows for key in entry.get("unique", []) if isinstance(key, str)}
+
+    def record(self, table: str, lineage: LoadLineage | None, result: SuiteResult) -> None:
+        if lineage is None:
+            return
+        held = [
+            uniqueness_key({"type": r.type, "kwargs": r.kwargs}) for r in result.results
+            if r.type in UNIQUENESS_TYPES and r.error is None and r.unexpected_count == 0
+        ]
+        data = self._read()
+        data[table] = {"signature": lineage.signature, "source_hash": lineage.source_hash,
+                       "rows": lineage.rows_loaded, "unique": held}
+        # Written whole and renamed into place: a reader sees the old file or the new one.
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
+        os.replace(tmp, self.path)
 
 
 # ------------------------------------------------------------------------------ foreign_keys
