@@ -127,6 +127,16 @@ def _activity_rows(db: Path) -> list[tuple]:
         con.close()
 
 
+def _feature_month_rows(db: Path) -> list[tuple]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(
+            "select * from intermediate.int_user_feature_activity_monthly order by all"
+        ).fetchall()
+    finally:
+        con.close()
+
+
 def test_incremental_run_recomputes_only_the_new_window(published_run, usage_truth, tmp_path):
     as_of = usage_truth["as_of"]
     new_day = as_of + dt.timedelta(days=1)
@@ -153,8 +163,10 @@ def test_incremental_run_recomputes_only_the_new_window(published_run, usage_tru
 
     vars_arg = "{as_of_date: '" + new_day.isoformat() + "'}"
     activity_before = _activity_rows(db)
+    feature_months_before = _feature_month_rows(db)
     _dbt(db, tmp_path / "incremental", "run", "--select", "int_as_of_date",
-         "int_user_activity_daily", "fct_account_usage_daily", "--vars", vars_arg)
+         "int_user_activity_daily", "int_user_feature_activity_monthly",
+         "fct_account_usage_daily", "--vars", vars_arg)
 
     # the run was incremental, and its bounds reached the events scan as literals
     target = tmp_path / "incremental" / "target"
@@ -168,6 +180,15 @@ def test_incremental_run_recomputes_only_the_new_window(published_run, usage_tru
         r for r in activity_before if r[3] < month]
     assert {r[:2] for r in activity_after if r[2] == new_day} == {
         r[:2] for r in activity_before if r[2] == as_of}
+    # the users' months of use of each feature: the same, from the same month on
+    feature_months = next((target / "compiled").rglob("int_user_feature_activity_monthly.sql"))
+    assert (f"where event_date >= cast('{month.isoformat()}' as date)"
+            in feature_months.read_text())
+    feature_months_after = _feature_month_rows(db)
+    assert [r for r in feature_months_after if r[3] < month] == [
+        r for r in feature_months_before if r[3] < month]
+    assert {r[:3] for r in feature_months_after if r[5] == new_day} == {
+        r[:3] for r in feature_months_before if r[5] == as_of}
     compiled = next((target / "compiled").rglob("fct_account_usage_daily.sql")).read_text()
     assert f"activity.activity_date >= cast('{scan_from.isoformat()}' as date)" in compiled
     assert f"where usage_date >= cast('{rewrite_from.isoformat()}' as date)" in compiled
@@ -182,6 +203,8 @@ def test_incremental_run_recomputes_only_the_new_window(published_run, usage_tru
 
     # and the result equals a full rebuild exactly
     _dbt(db, tmp_path / "full", "run", "--select", "int_user_activity_daily",
-         "fct_account_usage_daily", "--full-refresh", "--vars", vars_arg)
+         "int_user_feature_activity_monthly", "fct_account_usage_daily", "--full-refresh",
+         "--vars", vars_arg)
     assert _daily_rows(db) == after
     assert _activity_rows(db) == activity_after
+    assert _feature_month_rows(db) == feature_months_after

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from decimal import Decimal
 from pathlib import Path
@@ -159,7 +160,8 @@ def test_reload_is_idempotent(tmp_path, con):
                        "select table_name, source_file, cast(line_number as varchar), column_name, "
                        "rule, reason, null from raw.quarantine").fetchall()
     second = load_table(con, get_table("crm_accounts"), tmp_path)
-    assert first == second
+    assert second.rows_kept == 2  # the same file: kept, not read again
+    assert first == dataclasses.replace(second, rows_kept=0)
     assert snap == con.execute("select * from raw.crm_accounts union all "
                                "select table_name, source_file, cast(line_number as varchar), "
                                "column_name, rule, reason, null from raw.quarantine").fetchall()
@@ -402,3 +404,66 @@ def test_an_appended_load_that_fails_changes_nothing(tmp_path, con, monkeypatch)
     monkeypatch.undo()
     assert load_table(con, EVENTS, tmp_path).rows_kept == 5
     assert loaded_state(con) == full_load(tmp_path)[1]
+
+
+ACCOUNTS = get_table("crm_accounts")
+# A good record, a bad date, a record one field short: 1 loaded, 2 quarantined.
+ACCOUNTS_CSV = (ACCOUNTS_HEADER + "A1,Acme,smb,,,,2024-01-05\nA2,Beta,smb,,,,not a date\n"
+                "A3,Gamma,smb,,,\n")
+
+
+def accounts_state(con) -> dict:
+    return {
+        "rows": sorted(con.execute("select * from raw.crm_accounts").fetchall()),
+        "quarantine": sorted(con.execute(
+            "select line_number, column_name, rule, reason, raw_record, source_file "
+            "from raw.quarantine where table_name = 'crm_accounts'").fetchall()),
+        "audit": con.execute("select * exclude (table_name) from raw.load_audit "
+                             "where table_name = 'crm_accounts'").fetchall(),
+        "state": con.execute("select * exclude (continued_from, continued_rows_loaded) "
+                             "from raw.load_state where table_name = 'crm_accounts'").fetchall(),
+    }
+
+
+def full_accounts_load(raw_dir: Path) -> dict:
+    with duckdb.connect() as fresh:
+        assert load_table(fresh, ACCOUNTS, raw_dir).rows_kept == 0
+        return accounts_state(fresh)
+
+
+@pytest.mark.parametrize("change", [None, "moved", "byte_changed", "table_changed",
+                                    "mapping_changed"])
+def test_an_unchanged_export_is_not_read_again_and_equals_a_full_load(tmp_path, con, monkeypatch,
+                                                                     change):
+    import orchestration.lib.loader as loader
+
+    raw_dir = tmp_path / "monday"
+    write(raw_dir / "crm" / "accounts.csv", ACCOUNTS_CSV)
+    first = load_table(con, ACCOUNTS, raw_dir)
+    assert (first.rows_read, first.rows_loaded, first.rows_quarantined, first.rows_kept) == (
+        3, 1, 2, 0)
+    mapping = None
+    if change == "moved":
+        raw_dir = tmp_path / "tuesday"
+        write(raw_dir / "crm" / "accounts.csv", ACCOUNTS_CSV)
+    elif change == "byte_changed":
+        write(raw_dir / "crm" / "accounts.csv", ACCOUNTS_CSV.replace("Acme", "Acme "))
+    elif change == "table_changed":  # someone deleted the loaded row in the build database
+        con.execute("delete from raw.crm_accounts")
+    elif change == "mapping_changed":
+        mapping = SourceMapping(values={"segment": {"smb": "mid_market"}})
+    full_loads: list[str] = []
+    forget = loader._forget_table
+    monkeypatch.setattr(loader, "_forget_table",
+                        lambda c, name: (full_loads.append(name), forget(c, name)))
+    again = load_table(con, ACCOUNTS, raw_dir, mapping)
+    if change in (None, "moved"):
+        assert full_loads == []  # not read: the table and its quarantine stay
+        assert (again.rows_read, again.rows_loaded, again.rows_quarantined, again.rows_kept) == (
+            3, 1, 2, 3)
+        assert again.quarantine_by_rule == first.quarantine_by_rule
+        assert again.source_file == str(raw_dir / "crm" / "accounts.csv")
+    else:
+        assert full_loads == ["crm_accounts"] and again.rows_kept == 0
+    if mapping is None:  # the same table, quarantine (file names included), audit and state
+        assert accounts_state(con) == full_accounts_load(raw_dir)

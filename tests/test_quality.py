@@ -747,3 +747,41 @@ def test_rows_known_unique_are_not_looked_at_again(tmp_path):
     assert [r.rows_known for r in later.results] == [0, 0]
     assert ex.uniqueness_key({"type": "expect_column_values_to_not_be_null",
                               "kwargs": {"column": "k"}}) is None
+
+
+def test_appended_events_look_up_their_references_while_the_parents_hold_them(tmp_path, checks):
+    """Rows whose references resolved are not looked up again while the parent table holds
+    the load they resolved in; a changed parent means every row is looked up again."""
+    warehouse = build_warehouse(tmp_path, {k: v for k, v in CLEAN.items()
+                                           if k != "product_usage_events"})
+    ten_days = events_csv([f"2024-03-{d:02d}" for d in range(1, 11)])
+    load_events_parquet(warehouse, ten_days)
+    first = run_check(checks, "product_usage_events", FOREIGN_KEYS_CHECK, warehouse)
+    assert first.passed and first.metadata["rows_known_to_resolve"].value == 0
+
+    # A day with an event of a user who is not in the users export (u9).
+    day = "e20,u1,acc1,2024-03-11 09:00:00,f1,30\ne21,u9,acc2,2024-03-11 17:30:00,f2,\n"
+    load_events_parquet(warehouse, ten_days + day)
+    appended = run_check(checks, "product_usage_events", FOREIGN_KEYS_CHECK, warehouse)
+    assert not appended.passed
+    assert appended.metadata["rows_known_to_resolve"].value == 20
+    assert appended.metadata["dangling_rows"].value == 1
+    (failure,) = failures(appended).values()
+    assert failure["sample_values"] == [{"value": "u9", "rows": 1}]
+
+    # The users export loses u2 (one event a day): the user references are all looked up again
+    # (u2's 10 events and u9's), the account and feature references only after the 22 rows.
+    users = Path(warehouse.raw_dir) / "product" / "users.csv"
+    users.write_text(USERS.replace("u2,acc2,,2021-02-01,\n", ""))
+    con = connect(warehouse.build_db)
+    try:
+        assert load_table(con, get_table("product_users"), Path(warehouse.raw_dir)).rows_kept == 0
+    finally:
+        con.close()
+    load_events_parquet(warehouse, ten_days + day)
+    again = run_check(checks, "product_usage_events", FOREIGN_KEYS_CHECK, warehouse)
+    assert again.metadata["dangling_rows"].value == 11
+    (failure,) = failures(again).values()
+    assert failure["rows_known"] == 0
+    assert failure["sample_values"] == [{"value": "u2", "rows": 10}, {"value": "u9", "rows": 1}]
+    assert again.metadata["rows_known_to_resolve"].value == 22

@@ -27,10 +27,13 @@ it renames vendor columns to contract columns, maps vendor value codes and decla
 The default mapping is the identity.
 
 Loads are full refreshes keyed by the file's content, so running twice on the same files gives
-identical tables, with one shortcut that keeps that true: a Parquet export whose first rows are
-exactly the rows the table's last load read (same values in the same places, checked by a
-checksum over every row and its row number, ``raw.load_state``) and that was loaded under the
-same contract and mapping is an *appended* export. Only its later rows are read, checked and
+identical tables, with two shortcuts that keep that true. A file that is byte for byte the one
+the table's last load read (SHA-256), under the same contract and mapping, with the table and
+its quarantine as that load left them, is not read again: its records are written again as a
+full load would write them (the CRM, billing and support exports of a daily run). A Parquet
+export whose first rows are exactly the rows the table's last load read (same values in the
+same places, checked by a checksum over every row and its row number, ``raw.load_state``) and
+that was loaded under the same contract and mapping is an *appended* export. Only its later rows are read, checked and
 added; the earlier rows and their quarantine stay as they were, with the same lines. The table
 then holds the same rows, the quarantine the same records and ``raw.load_audit`` the same counts
 as a full load of the file would give (tests/test_loader.py). Any other change to the file (a
@@ -160,7 +163,8 @@ class LoadResult:
     # extra_columns, missing_optional_columns, repeated_columns, no_rows, stray_file).
     warnings: tuple[str, ...] = ()
     # Rows at the start of the file that an earlier load had read exactly as they are now (an
-    # appended Parquet export): kept as loaded then, with their quarantine; 0 for a full load.
+    # appended Parquet export, or all of them for an unchanged file): kept as loaded then, with
+    # their quarantine; 0 for a full load.
     rows_kept: int = 0
 
     def as_metadata(self) -> dict:
@@ -546,8 +550,17 @@ def _load_file(
     # A Parquet export is read where it is; when its first rows are exactly the rows the last
     # load of this table read (an appended export), only the rows after them are read below.
     in_place = file_format == "parquet" and "file_row_number" not in source_cols
-    signature = _load_signature(spec, mapping, source_cols, kept) if in_place else ""
+    signature = _load_signature(spec, mapping, source_cols, kept)
     start, source_hash, continued = 0, "", ("", 0)
+    digest = file_sha256(path)
+    if not in_place:
+        # Any other file is the same rows when it is the same bytes: a file the table's last
+        # load read, under the same contract and mapping, is not read again.
+        source_hash = f"sha256:{digest}"
+        unchanged = _unchanged_load(con, spec, signature, source_hash)
+        if unchanged is not None:
+            return _keep_unchanged(con, spec, path, file_format, digest, signature, unchanged,
+                                   missing_optional, extra, tuple(warnings + stray))
     try:
         if in_place:
             # Parquet is typed and numbered already: read it where it is (twice, below) rather
@@ -808,7 +821,7 @@ def _load_file(
             table_name=spec.name,
             source_file=str(path),
             file_format=file_format,
-            file_sha256=file_sha256(path),
+            file_sha256=digest,
             file_bytes=path.stat().st_size,
             rows_read=rows_read,
             rows_loaded=rows_loaded,
@@ -820,14 +833,69 @@ def _load_file(
             rows_kept=start,
         )
         _record_audit(con, result)
-        if in_place:
-            _record_state(con, result, signature, source_hash, continued)
+        _record_state(con, result, signature, source_hash, continued)
     except BaseException:
         if start:
             con.execute("rollback")
         raise
     if start:
         con.execute("commit")
+    return result
+
+
+def _unchanged_load(con: duckdb.DuckDBPyConnection, spec: TableSpec, signature: str,
+                    source_hash: str) -> tuple[int, int, int] | None:
+    """(rows read, loaded, quarantined) of the table's last load when it read a file with this
+    checksum under this signature and the table and its quarantine still hold what it left."""
+    state = con.execute(
+        "select rows_read, rows_loaded, rows_quarantined from raw.load_state "
+        "where table_name = ? and signature = ? and source_hash = ?",
+        [spec.name, signature, source_hash],
+    ).fetchone()
+    if state is None or not con.execute(
+        "select count(*) from duckdb_tables() where database_name = current_database() "
+        "and schema_name = 'raw' and table_name = ?", [spec.name]
+    ).fetchone()[0]:
+        return None
+    held = con.execute(
+        f"select (select count(*) from raw.{quote(spec.name)}), "
+        "(select count(*) from raw.quarantine where table_name = ?)", [spec.name]
+    ).fetchone()
+    return state if held == (state[1], state[2]) else None
+
+
+def _keep_unchanged(con: duckdb.DuckDBPyConnection, spec: TableSpec, path: Path,
+                    file_format: str, digest: str, signature: str,
+                    state: tuple[int, int, int], missing_optional: tuple[str, ...],
+                    extra: tuple[str, ...], warnings: tuple[str, ...]) -> LoadResult:
+    """The result of loading an unchanged file again, without reading it: the table and its
+    quarantine stay (the quarantine names the file where it is now), the records are written
+    as a full load would write them."""
+    rows_read, rows_loaded, rows_quarantined = state
+    if rows_read == 0:
+        warnings += ("no_rows: the export has no data rows (a header only)"
+                     if file_format == "csv" else "no_rows: the export has no rows",)
+    con.execute("begin transaction")
+    try:
+        con.execute("update raw.quarantine set source_file = ? where table_name = ?",
+                    [str(path), spec.name])
+        by_rule = dict(con.execute(
+            "select rule, count(*) from raw.quarantine where table_name = ? group by rule "
+            "order by rule", [spec.name]).fetchall())
+        result = LoadResult(
+            table_name=spec.name, source_file=str(path), file_format=file_format,
+            file_sha256=digest, file_bytes=path.stat().st_size, rows_read=rows_read,
+            rows_loaded=rows_loaded, rows_quarantined=rows_quarantined,
+            missing_optional_columns=missing_optional, quarantine_by_rule=by_rule,
+            extra_columns=extra, warnings=warnings, rows_kept=rows_read,
+        )
+        _record_audit(con, result)
+        source_hash = f"sha256:{digest}"
+        _record_state(con, result, signature, source_hash, (source_hash, rows_loaded))
+    except BaseException:
+        con.execute("rollback")
+        raise
+    con.execute("commit")
     return result
 
 

@@ -7,11 +7,13 @@ Per contract table, made by one factory:
   ``large`` tables (``product_usage_events``) are validated by the same suite translated to SQL
   and run in DuckDB, never pulled into pandas; their uniqueness expectations look up only the
   rows an appended export added when the rows before them held the expectation in an earlier
-  run (``UniqueLedger``). A failed ``critical`` expectation fails the check
+  run (``CheckedRows``). A failed ``critical`` expectation fails the check
   with ERROR, which stops everything downstream of the table; a failed ``warning`` one (a
   hand-added override) only warns.
 * ``foreign_keys`` (blocking, tables with ``references`` columns): in SQL, the rows whose
-  non-null reference does not resolve in the parent raw table. The parent raw assets are
+  non-null reference does not resolve in the parent raw table; rows whose references resolved
+  in an earlier run, in a parent load the parent still holds whole, are not looked up again
+  (``CheckedRows``). The parent raw assets are
   ``additional_deps``, so in one run the check waits for them to load.
 * ``volume`` (WARN, not blocking; ``product_usage_events``): the table is not empty, and no day
   in the 28 days up to the last event day is without events once events have started (an
@@ -159,11 +161,11 @@ def _build_expectations_check(
     def _check(context: AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
         with warehouse.connect(read_only=True) as con:
             if use_sql:
-                ledger = UniqueLedger(warehouse.warehouse_path / UNIQUE_LEDGER_NAME)
-                state = load_lineage(con, spec.name)
+                ledger = CheckedRows(warehouse.warehouse_path / CHECKED_ROWS_NAME)
+                lineage = load_lineage(con, spec.name)
                 result = run_suite_in_duckdb(con, suite, _relation(spec.name),
-                                             known_unique=ledger.known(spec.name, state))
-                ledger.record(spec.name, state, result)
+                                             known_unique=known_unique(ledger, spec.name, lineage))
+                record_unique(ledger, spec.name, lineage, result)
             else:
                 df = con.execute(f"select * from {_relation(spec.name)}").df()
                 result = run_suite_on_dataframe(suite, df)
@@ -199,8 +201,9 @@ def _build_expectations_check(
     return _check
 
 
-# A large table's uniqueness expectations over rows that an earlier run found to hold them.
-UNIQUE_LEDGER_NAME = "raw_uniqueness_checked.json"
+# What an earlier run found to hold over a large table's rows (checks that can then look at the
+# rows an appended export added, and only those).
+CHECKED_ROWS_NAME = "raw_rows_checked.json"
 
 
 @dataclass(frozen=True)
@@ -214,6 +217,11 @@ class LoadLineage:
     rows_loaded: int
     continued_from: str
     continued_rows_loaded: int
+
+    def holds(self, source_hash: str) -> bool:
+        """Whether the table holds every row of the load with this checksum (it is that load,
+        or an appended load that continued it)."""
+        return source_hash in (self.source_hash, self.continued_from or None)
 
 
 def load_lineage(con, table: str) -> LoadLineage | None:
@@ -232,14 +240,17 @@ def load_lineage(con, table: str) -> LoadLineage | None:
     return lineage if held == lineage.rows_loaded else None
 
 
-class UniqueLedger:
-    """Which uniqueness expectations a table's rows held when they were last checked, keyed by
-    the load that produced the rows (signature and checksum of the export, loader.py).
+class CheckedRows:
+    """Which rules a table's rows held when they were last checked, keyed by the load that
+    produced the rows (signature and checksum of the export, loader.py), per check: the
+    uniqueness expectations of ``expectations_suite``, the references of ``foreign_keys``
+    (with the loads of the parent tables they resolved in).
 
     A JSON file beside the build database. What it records is a fact about content, not about
     a run: the rows of a load with that signature and checksum are always the same rows, so a
     stale entry can only fail to match (then the whole table is checked), never vouch for
-    rows it did not see. Only expectations that found no repeated value are recorded."""
+    rows it did not see. Only rules that found nothing wrong are recorded. Two checks writing
+    at once may lose one's entry: that costs the next run a whole-table check, nothing else."""
 
     def __init__(self, path: Path):
         self.path = path
@@ -251,37 +262,49 @@ class UniqueLedger:
             return {}
         return data if isinstance(data, dict) else {}
 
-    def known(self, table: str, lineage: LoadLineage | None) -> dict[str, int]:
-        """``uniqueness_key`` -> the first rows of the table known to hold it."""
-        entry = self._read().get(table)
+    def known(self, check: str, table: str, lineage: LoadLineage | None
+              ) -> tuple[int, dict]:
+        """(the first rows of the table that were checked, the entry recorded then), or
+        (0, {}) when nothing is known of the rows the table holds now."""
+        entry = self._read().get(f"{check}/{table}")
         if lineage is None or not isinstance(entry, dict):
-            return {}
+            return 0, {}
         if entry.get("signature") != lineage.signature:
-            return {}
+            return 0, {}
         checked = (entry.get("source_hash"), entry.get("rows"))
         if checked == (lineage.source_hash, lineage.rows_loaded):
-            rows = lineage.rows_loaded  # the same rows as when they were checked
-        elif lineage.continued_from and checked == (lineage.continued_from,
-                                                    lineage.continued_rows_loaded):
-            rows = lineage.continued_rows_loaded  # those rows, then the appended ones
-        else:
-            return {}
-        return {key: rows for key in entry.get("unique", []) if isinstance(key, str)}
+            return lineage.rows_loaded, entry  # the same rows as when they were checked
+        if lineage.continued_from and checked == (lineage.continued_from,
+                                                  lineage.continued_rows_loaded):
+            return lineage.continued_rows_loaded, entry  # those rows, then appended ones
+        return 0, {}
 
-    def record(self, table: str, lineage: LoadLineage | None, result: SuiteResult) -> None:
+    def record(self, check: str, table: str, lineage: LoadLineage | None, **held) -> None:
         if lineage is None:
             return
-        held = [
-            uniqueness_key({"type": r.type, "kwargs": r.kwargs}) for r in result.results
-            if r.type in UNIQUENESS_TYPES and r.error is None and r.unexpected_count == 0
-        ]
         data = self._read()
-        data[table] = {"signature": lineage.signature, "source_hash": lineage.source_hash,
-                       "rows": lineage.rows_loaded, "unique": held}
+        data[f"{check}/{table}"] = {"signature": lineage.signature,
+                                    "source_hash": lineage.source_hash,
+                                    "rows": lineage.rows_loaded, **held}
         # Written whole and renamed into place: a reader sees the old file or the new one.
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
         os.replace(tmp, self.path)
+
+
+def known_unique(ledger: CheckedRows, table: str, lineage: LoadLineage | None) -> dict[str, int]:
+    """``uniqueness_key`` -> the first rows of the table known to hold it."""
+    rows, entry = ledger.known(EXPECTATIONS_CHECK, table, lineage)
+    return {key: rows for key in entry.get("unique", []) if isinstance(key, str)} if rows else {}
+
+
+def record_unique(ledger: CheckedRows, table: str, lineage: LoadLineage | None,
+                  result: SuiteResult) -> None:
+    held = [
+        uniqueness_key({"type": r.type, "kwargs": r.kwargs}) for r in result.results
+        if r.type in UNIQUENESS_TYPES and r.error is None and r.unexpected_count == 0
+    ]
+    ledger.record(EXPECTATIONS_CHECK, table, lineage, unique=held)
 
 
 # ------------------------------------------------------------------------------ foreign_keys
@@ -297,15 +320,22 @@ def _references(spec: TableSpec) -> list[tuple[str, str, str]]:
     return out
 
 
-def check_foreign_keys(con, spec: TableSpec, sample_size: int = SAMPLE_SIZE) -> list[dict]:
-    """One entry per reference column: rows checked, dangling rows and samples."""
+def check_foreign_keys(con, spec: TableSpec, sample_size: int = SAMPLE_SIZE,
+                       known: dict[str, int] | None = None) -> list[dict]:
+    """One entry per reference column: rows checked, dangling rows and samples.
+
+    ``known`` (column -> N): the table's first N rows by ``rowid`` are known to resolve (their
+    references resolved in rows the parent table still holds); only the later rows are looked
+    up, and the figures are those of the whole table."""
     key = list(spec.primary_key)
     results = []
     for column, parent, parent_column in _references(spec):
+        rows_known = (known or {}).get(column, 0)
         entry = {
             "column": column,
             "references": f"{parent}.{parent_column}",
             "rows_checked": None,
+            "rows_known": rows_known,
             "dangling_rows": None,
             "dangling_values": [],
             "sample_values": [],
@@ -318,8 +348,9 @@ def check_foreign_keys(con, spec: TableSpec, sample_size: int = SAMPLE_SIZE) -> 
             continue
         col, pcol = quote(column), quote(parent_column)
         dangling = (
-            f"from {_relation(spec.name)} c where c.{col} is not null and not exists "
-            f"(select 1 from {_relation(parent)} p where p.{pcol} = c.{col})"
+            f"from {_relation(spec.name)} c where c.{col} is not null "
+            + (f"and c.rowid >= {int(rows_known)} " if rows_known else "")
+            + f"and not exists (select 1 from {_relation(parent)} p where p.{pcol} = c.{col})"
         )
         checked, rows, values = con.execute(
             f"select (select count({col}) from {_relation(spec.name)}), count(*), "
@@ -341,6 +372,32 @@ def check_foreign_keys(con, spec: TableSpec, sample_size: int = SAMPLE_SIZE) -> 
             )
             entry["sample_rows"] = [json_safe(dict(zip(cols, row, strict=False))) for row in cur.fetchall()]
     return results
+
+
+def known_references(ledger: CheckedRows, spec: TableSpec, lineage: LoadLineage | None,
+                     parents: dict[str, LoadLineage | None]) -> dict[str, int]:
+    """Reference column -> the first rows of the table whose references resolved when they
+    were checked, in a load of the parent table that the parent table still holds whole."""
+    rows, entry = ledger.known(FOREIGN_KEYS_CHECK, spec.name, lineage)
+    if not rows:
+        return {}
+    known = {}
+    for column, parent, _ in _references(spec):
+        then, now = entry.get("parents", {}).get(column), parents.get(parent)
+        if (column in entry.get("resolved", []) and isinstance(then, list) and now is not None
+                and then[0] == now.signature and now.holds(then[1])):
+            known[column] = rows
+    return known
+
+
+def record_references(ledger: CheckedRows, spec: TableSpec, lineage: LoadLineage | None,
+                      parents: dict[str, LoadLineage | None], results: list[dict]) -> None:
+    """The references that resolved, each with the load of the parent it resolved in."""
+    where = {column: parents.get(parent) for column, parent, _ in _references(spec)}
+    resolved = [r["column"] for r in results
+                if r["error"] is None and r["dangling_rows"] == 0 and where[r["column"]]]
+    ledger.record(FOREIGN_KEYS_CHECK, spec.name, lineage, resolved=resolved, parents={
+        column: [where[column].signature, where[column].source_hash] for column in resolved})
 
 
 def _foreign_keys_markdown(results: list[dict]) -> str:
@@ -375,12 +432,20 @@ def _build_foreign_keys_check(spec: TableSpec) -> dg.AssetChecksDefinition:
     )
     def _check(context: AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
         started = time.perf_counter()
+        ledger = CheckedRows(warehouse.warehouse_path / CHECKED_ROWS_NAME)
         with warehouse.connect(read_only=True) as con:
-            results = check_foreign_keys(con, spec)
+            lineage = load_lineage(con, spec.name)
+            parents = {p: load_lineage(con, p) for p in {p for _, p, _ in refs}}
+            results = check_foreign_keys(
+                con, spec, known=known_references(ledger, spec, lineage, parents))
+        record_references(ledger, spec, lineage, parents, results)
         failed = [r for r in results if r["error"] or r["dangling_rows"]]
+        known = max((r["rows_known"] for r in results), default=0)
         context.log.info(
             f"{spec.name}: {len(results)} references, {len(failed)} with dangling rows, "
             f"{time.perf_counter() - started:.2f}s"
+            + (f"; looked up for the rows after the {known} whose references resolved in an "
+               "earlier run in rows their parents still hold" if known else "")
         )
         return dg.AssetCheckResult(
             passed=not failed,
@@ -399,6 +464,7 @@ def _build_foreign_keys_check(spec: TableSpec) -> dg.AssetChecksDefinition:
                 "references_checked": len(results),
                 "references_failed": len(failed),
                 "dangling_rows": sum(r["dangling_rows"] or 0 for r in results),
+                "rows_known_to_resolve": known,
                 "failures": dg.MetadataValue.json(
                     {f"{r['column']} -> {r['references']}": r for r in failed}
                 ),

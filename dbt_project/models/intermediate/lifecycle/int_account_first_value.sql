@@ -35,9 +35,12 @@ key_features as (
 
 ),
 
-usage_events as (
+-- the users' months of use of each feature (first day of use in the month): the events
+-- once aggregated, not every event of history
+feature_months as (
 
-    select account_id, feature_key, event_date from {{ ref('stg_product__usage_events') }}
+    select account_id, feature_key, first_active_date
+    from {{ ref('int_user_feature_activity_monthly') }}
 
 ),
 
@@ -84,12 +87,12 @@ first_contract as (
 first_key_feature_use as (
 
     select
-        usage_events.account_id,
-        min(usage_events.event_date) as first_key_feature_use_date
-    from usage_events
+        feature_months.account_id,
+        min(feature_months.first_active_date) as first_key_feature_use_date
+    from feature_months
     inner join key_features
-        on usage_events.feature_key = key_features.feature_key
-    group by usage_events.account_id
+        on feature_months.feature_key = key_features.feature_key
+    group by feature_months.account_id
 
 ),
 

@@ -1,6 +1,8 @@
 {#- One row per account per month per key feature available on the month's measurement day:
     the users who used the feature in the 28 days ending on the measurement day and their
-    share of the account's MAU (METRICS.md, Adoption, key-feature adoption). -#}
+    share of the account's MAU (METRICS.md, Adoption, key-feature adoption). Closed months
+    come from the users' months of use (int_user_feature_activity_monthly), so only the as-of
+    month's events are read here. -#}
 with
 
 as_of as (
@@ -31,62 +33,83 @@ usage_on_measured_days as (
 
 ),
 
-key_feature_user_days as (
+-- a user's months of use of a key feature before the as-of month (every day of them is on
+-- or before the as-of date), with the last day of use in the month
+closed_feature_months as (
 
-    select distinct
+    select
+        feature_months.account_id,
+        feature_months.user_id,
+        feature_months.feature_key,
+        feature_months.activity_month,
+        feature_months.last_active_date
+    from {{ ref('int_user_feature_activity_monthly') }} as feature_months
+    inner join key_features
+        on feature_months.feature_key = key_features.feature_key
+    cross join as_of
+    where feature_months.activity_month < as_of.as_of_month
+
+),
+
+-- a closed month is measured on its last day, and its window never leaves the month (months
+-- have >= 28 days): the user counts when the month's last day of use is in its last 28 days
+closed_month_users as (
+
+    select
+        account_id,
+        {{ cs_metrics.month_end('activity_month') }} as measured_on,
+        feature_key,
+        count(*) as key_feature_users
+    from closed_feature_months
+    where last_active_date >= {{ cs_metrics.add_days(cs_metrics.month_end('activity_month'), -27) }}
+    group by account_id, {{ cs_metrics.month_end('activity_month') }}, feature_key
+
+),
+
+-- the as-of window, the 28 days ending on the as-of date: the as-of month's days of use up to
+-- the as-of date (from the events: that month may run past the as-of date), and the last days
+-- of the month before (27 days back never reach further)
+as_of_window_user_rows as (
+
+    select
+        closed_feature_months.account_id,
+        closed_feature_months.user_id,
+        closed_feature_months.feature_key
+    from closed_feature_months
+    cross join as_of
+    where closed_feature_months.activity_month = {{ cs_metrics.add_months('as_of.as_of_month', -1) }}
+        and closed_feature_months.last_active_date >= {{ cs_metrics.add_days('as_of.as_of_date', -27) }}
+    union all
+    select
         events.account_id,
         events.user_id,
-        events.feature_key,
-        events.event_date
+        events.feature_key
     from {{ ref('stg_product__usage_events') }} as events
     inner join key_features
         on events.feature_key = key_features.feature_key
     cross join as_of
-    where events.event_date <= as_of.as_of_date
-
-),
-
--- the measurement windows a day falls in: the last 28 days of its own month (the 28 days
--- up to the as-of date in the as-of month), and the as-of window for the days just before
--- the as-of month. A closed month's window never leaves the month (months have >= 28 days).
-windowed_user_days as (
-
-    select
-        key_feature_user_days.account_id,
-        key_feature_user_days.user_id,
-        key_feature_user_days.feature_key,
-        case
-            when {{ cs_metrics.month_start('key_feature_user_days.event_date') }}
-                < as_of.as_of_month
-                then {{ cs_metrics.month_end('key_feature_user_days.event_date') }}
-            else as_of.as_of_date
-        end as measured_on,
-        key_feature_user_days.event_date
-    from key_feature_user_days
-    cross join as_of
-    union all
-    select
-        key_feature_user_days.account_id,
-        key_feature_user_days.user_id,
-        key_feature_user_days.feature_key,
-        as_of.as_of_date as measured_on,
-        key_feature_user_days.event_date
-    from key_feature_user_days
-    cross join as_of
-    where key_feature_user_days.event_date < as_of.as_of_month
+    where events.event_date >= as_of.as_of_month
+        and events.event_date <= as_of.as_of_date
+        and events.event_date >= {{ cs_metrics.add_days('as_of.as_of_date', -27) }}
 
 ),
 
 feature_users as (
 
+    select account_id, measured_on, feature_key, key_feature_users
+    from closed_month_users
+    union all
     select
-        account_id,
-        measured_on,
-        feature_key,
-        count(distinct user_id) as key_feature_users
-    from windowed_user_days
-    where event_date >= {{ cs_metrics.add_days('measured_on', -27) }}
-    group by account_id, measured_on, feature_key
+        as_of_window_user_rows.account_id,
+        as_of.as_of_date as measured_on,
+        as_of_window_user_rows.feature_key,
+        count(distinct as_of_window_user_rows.user_id) as key_feature_users
+    from as_of_window_user_rows
+    cross join as_of
+    group by
+        as_of_window_user_rows.account_id,
+        as_of.as_of_date,
+        as_of_window_user_rows.feature_key
 
 ),
 
