@@ -127,6 +127,17 @@ def _activity_rows(db: Path) -> list[tuple]:
         con.close()
 
 
+def _test_sql(target: Path, model: str) -> dict[str, str]:
+    """The executed SQL of the data tests that read ``model``, by file name (a relationships
+    test as "relationships")."""
+    relation = f'"{"intermediate" if model.startswith("int_") else "marts"}"."{model}"'
+    out = {}
+    for path in (target / "run").rglob("*.sql"):
+        if path.parent.name.endswith(".yml") and relation in (sql := path.read_text()):
+            out["relationships" if path.stem.startswith("relationships") else path.stem] = sql
+    return out
+
+
 def _feature_month_rows(db: Path) -> list[tuple]:
     con = duckdb.connect(str(db), read_only=True)
     try:
@@ -164,9 +175,9 @@ def test_incremental_run_recomputes_only_the_new_window(published_run, usage_tru
     vars_arg = "{as_of_date: '" + new_day.isoformat() + "'}"
     activity_before = _activity_rows(db)
     feature_months_before = _feature_month_rows(db)
-    _dbt(db, tmp_path / "incremental", "run", "--select", "int_as_of_date",
-         "int_user_activity_daily", "int_user_feature_activity_monthly",
-         "fct_account_usage_daily", "--vars", vars_arg)
+    _dbt(db, tmp_path / "incremental", "build", "--exclude-resource-type", "unit_test",
+         "--select", "int_as_of_date", "int_user_activity_daily",
+         "int_user_feature_activity_monthly", "fct_account_usage_daily", "--vars", vars_arg)
 
     # the run was incremental, and its bounds reached the events scan as literals
     target = tmp_path / "incremental" / "target"
@@ -201,10 +212,28 @@ def test_incremental_run_recomputes_only_the_new_window(published_run, usage_tru
     assert {r[0] for r in after if r[1] == new_day} == accounts_on_as_of
     assert sum(r[3] for r in after if r[1] == new_day) == sum(r[3] for r in after if r[1] == as_of)
 
-    # and the result equals a full rebuild exactly
-    _dbt(db, tmp_path / "full", "run", "--select", "int_user_activity_daily",
-         "int_user_feature_activity_monthly", "fct_account_usage_daily", "--full-refresh",
-         "--vars", vars_arg)
+    # the models' data tests read the months the run rewrote, except the one that reads
+    # another model (rewritten_partitions.sql)
+    rewritten = {
+        "int_user_activity_daily": f"where activity_month >= cast('{month.isoformat()}' as date)",
+        "int_user_feature_activity_monthly":
+            f"where activity_month >= cast('{month.isoformat()}' as date)",
+        "fct_account_usage_daily": f"where usage_month >= cast('{rewrite_from.isoformat()}' as date)",
+    }
+    for model, scope in rewritten.items():
+        tests = _test_sql(target, model)
+        assert len(tests) >= 3, model
+        whole = {name for name, sql in tests.items() if scope not in sql}
+        assert whole == ({"relationships"} if model == "fct_account_usage_daily" else set()), (
+            model, whole)
+
+    # and the result equals a full rebuild exactly, whose tests read every row
+    _dbt(db, tmp_path / "full", "build", "--exclude-resource-type", "unit_test", "--select",
+         "int_user_activity_daily", "int_user_feature_activity_monthly",
+         "fct_account_usage_daily", "--full-refresh", "--vars", vars_arg)
+    for model in rewritten:
+        assert all(" >= cast(" not in sql
+                   for sql in _test_sql(tmp_path / "full" / "target", model).values())
     assert _daily_rows(db) == after
     assert _activity_rows(db) == activity_after
     assert _feature_month_rows(db) == feature_months_after

@@ -23,6 +23,7 @@
         {%- set rewrite_from = (found | string)[:10] -%}
     {%- endif -%}
 {%- endif %}
+{{- cs_metrics.record_rewritten_from('activity_month', rewrite_from) }}
 
 
 with

@@ -39,6 +39,7 @@
         {%- set rewrite_from = rewrite_from[:10] -%}
     {%- endif -%}
 {%- endif %}
+{{- cs_metrics.record_rewritten_from('usage_month', rewrite_from) }}
 
 with
 

@@ -1,0 +1,38 @@
+{#- The data tests of an incremental model that rewrites whole partitions read, in a run that
+    rewrote only some of them, only those (DECISIONS.md, Running the project).
+
+    The model calls record_rewritten_from(column, value) when it rewrites the partitions
+    `column >= value` and leaves the ones before as they were (byte for byte: the tests of the
+    run that wrote them passed, or that run did not publish). The value is kept for this dbt
+    invocation on the model's entry in `graph`; get_where_subquery, which wraps the relation
+    every generic test reads, then reads `column >= value` of it. A test run on its own (`dbt
+    test`), a full build and a full refresh record nothing and read the whole table. Every test
+    of such a model must hold partition by partition (row-local, or a key that determines the
+    partition); a test that does not sets `meta: {whole_table: true}`. -#}
+{% macro record_rewritten_from(column, value) -%}
+    {%- if execute and value -%}
+        {%- do graph.nodes[model.unique_id].update(
+            {'cs_rewritten_from': {'column': column, 'value': value | string}}) -%}
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- dbt's own macro, with the rewritten partitions (above) as a filter of the tested relation.
+    Without them it is dbt's default__get_where_subquery. -#}
+{% macro get_where_subquery(relation) -%}
+    {%- set filters = [] -%}
+    {%- set where = config.get('where', '') -%}
+    {%- if where -%}
+        {%- do filters.append('(' ~ where ~ ')') -%}
+    {%- endif -%}
+    {%- set tested = graph.nodes.get(model.attached_node or '', {}) if execute else {} -%}
+    {%- set rewritten = tested.get('cs_rewritten_from') -%}
+    {%- if rewritten and not config.get('meta', {}).get('whole_table') -%}
+        {%- do filters.append(rewritten['column'] ~ " >= cast('" ~ rewritten['value'] ~ "' as date)") -%}
+    {%- endif -%}
+    {%- if filters -%}
+        {%- do return('(select * from ' ~ relation ~ ' where ' ~ filters | join(' and ') ~ ') dbt_subquery') -%}
+    {%- else -%}
+        {%- do return(relation) -%}
+    {%- endif -%}
+{%- endmacro %}
