@@ -55,19 +55,25 @@ account_levels as (
 
 ),
 
+-- one ordering of each group serves the three windows (same partition and order, different
+-- frames): the group's size, the accounts ranked below, the accounts with the same value
 placed as (
 
     select
         account_levels.*,
         count(*) over (
             partition by month, metric, peer_level_rank, peer_group_key
+            order by metric_value
+            rows between unbounded preceding and unbounded following
         ) as peer_group_size,
         rank() over (
             partition by month, metric, peer_level_rank, peer_group_key
             order by metric_value
         ) - 1 as peers_below,
         count(*) over (
-            partition by month, metric, peer_level_rank, peer_group_key, metric_value
+            partition by month, metric, peer_level_rank, peer_group_key
+            order by metric_value
+            range between current row and current row
         ) as peers_tied
     from account_levels
 

@@ -29,10 +29,17 @@ usage_daily as (
 
 ),
 
-user_activity as (
+as_of as (
 
-    select account_id, user_id, activity_date
-    from {{ ref('int_user_activity_daily') }}
+    select as_of_date from {{ ref('int_as_of_date') }}
+
+),
+
+-- the users' months of use of each feature, with the first day of use in the month
+feature_months as (
+
+    select account_id, user_id, activity_month, first_active_date
+    from {{ ref('int_user_feature_activity_monthly') }}
 
 ),
 
@@ -74,18 +81,20 @@ month_minutes as (
 
 ),
 
+-- users active from the month's first day to its measurement day: a month's measurement day
+-- is its last day or, in the as-of month, the as-of date, so a user counts when the first day
+-- they used some feature in the month is on or before the as-of date (one row per user and
+-- feature: counted once per user)
 month_active_users as (
 
     select
-        user_activity.account_id,
-        account_months.month,
-        count(distinct user_activity.user_id) as active_users_in_month
-    from user_activity
-    inner join account_months
-        on user_activity.account_id = account_months.account_id
-        and {{ cs_metrics.month_start('user_activity.activity_date') }} = account_months.month
-        and user_activity.activity_date <= account_months.measured_on
-    group by user_activity.account_id, account_months.month
+        feature_months.account_id,
+        feature_months.activity_month as month,
+        count(distinct feature_months.user_id) as active_users_in_month
+    from feature_months
+    cross join as_of
+    where feature_months.first_active_date <= as_of.as_of_date
+    group by feature_months.account_id, feature_months.activity_month
 
 ),
 
