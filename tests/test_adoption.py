@@ -106,25 +106,18 @@ def _dbt(db: Path, work: Path, *args: str) -> None:
     assert done.returncode == 0, f"dbt {args} failed:\n{done.stdout[-20000:]}\n{done.stderr}"
 
 
+def _rows(db: Path, sql: str) -> list[tuple]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        return con.execute(sql).fetchall()
+
+
 def _daily_rows(db: Path) -> list[tuple]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(
-            "select * from marts.fct_account_usage_daily order by account_id, usage_date"
-        ).fetchall()
-    finally:
-        con.close()
+    return _rows(db, "select * from marts.fct_account_usage_daily order by account_id, usage_date")
 
 
 def _activity_rows(db: Path) -> list[tuple]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(
-            "select account_id, user_id, activity_date, activity_month, events, seconds "
-            "from intermediate.int_user_activity_daily order by all"
-        ).fetchall()
-    finally:
-        con.close()
+    return _rows(db, "select account_id, user_id, activity_date, activity_month, events, seconds "
+                     "from intermediate.int_user_activity_daily order by all")
 
 
 def _test_sql(target: Path, model: str) -> dict[str, str]:
@@ -139,13 +132,7 @@ def _test_sql(target: Path, model: str) -> dict[str, str]:
 
 
 def _feature_month_rows(db: Path) -> list[tuple]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(
-            "select * from intermediate.int_user_feature_activity_monthly order by all"
-        ).fetchall()
-    finally:
-        con.close()
+    return _rows(db, "select * from intermediate.int_user_feature_activity_monthly order by all")
 
 
 def test_incremental_run_recomputes_only_the_new_window(published_run, usage_truth, tmp_path):

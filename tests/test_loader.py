@@ -297,26 +297,26 @@ def write_events(folder: Path, rows) -> Path:
     return path
 
 
-def loaded_state(con) -> dict:
+def loaded_state(con, table: str = "product_usage_events") -> dict:
     """Everything a load leaves behind, order-independent (the appended rows come last)."""
     return {
-        "rows": sorted(con.execute("select * from raw.product_usage_events").fetchall()),
+        "rows": sorted(con.execute(f"select * from raw.{table}").fetchall()),
         "quarantine": sorted(con.execute(
             "select line_number, column_name, rule, reason, raw_record, source_file "
-            "from raw.quarantine where table_name = 'product_usage_events'").fetchall()),
+            "from raw.quarantine where table_name = ?", [table]).fetchall()),
         "audit": con.execute("select * exclude (table_name) from raw.load_audit "
-                             "where table_name = 'product_usage_events'").fetchall(),
+                             "where table_name = ?", [table]).fetchall(),
         # an appended load also records the load it continued (a full load: none)
         "state": con.execute("select * exclude (continued_from, continued_rows_loaded) "
-                             "from raw.load_state").fetchall(),
+                             "from raw.load_state where table_name = ?", [table]).fetchall(),
     }
 
 
-def full_load(folder: Path) -> tuple:
+def full_load(folder: Path, spec=EVENTS) -> tuple:
     with duckdb.connect() as fresh:
-        result = load_table(fresh, EVENTS, folder)
+        result = load_table(fresh, spec, folder)
         assert result.rows_kept == 0
-        return result, loaded_state(fresh)
+        return result, loaded_state(fresh, spec.name)
 
 
 def test_an_appended_parquet_export_reads_only_its_new_rows_and_equals_a_full_load(tmp_path, con):
@@ -412,25 +412,6 @@ ACCOUNTS_CSV = (ACCOUNTS_HEADER + "A1,Acme,smb,,,,2024-01-05\nA2,Beta,smb,,,,not
                 "A3,Gamma,smb,,,\n")
 
 
-def accounts_state(con) -> dict:
-    return {
-        "rows": sorted(con.execute("select * from raw.crm_accounts").fetchall()),
-        "quarantine": sorted(con.execute(
-            "select line_number, column_name, rule, reason, raw_record, source_file "
-            "from raw.quarantine where table_name = 'crm_accounts'").fetchall()),
-        "audit": con.execute("select * exclude (table_name) from raw.load_audit "
-                             "where table_name = 'crm_accounts'").fetchall(),
-        "state": con.execute("select * exclude (continued_from, continued_rows_loaded) "
-                             "from raw.load_state where table_name = 'crm_accounts'").fetchall(),
-    }
-
-
-def full_accounts_load(raw_dir: Path) -> dict:
-    with duckdb.connect() as fresh:
-        assert load_table(fresh, ACCOUNTS, raw_dir).rows_kept == 0
-        return accounts_state(fresh)
-
-
 @pytest.mark.parametrize("change", [None, "moved", "byte_changed", "table_changed",
                                     "mapping_changed"])
 def test_an_unchanged_export_is_not_read_again_and_equals_a_full_load(tmp_path, con, monkeypatch,
@@ -466,4 +447,4 @@ def test_an_unchanged_export_is_not_read_again_and_equals_a_full_load(tmp_path, 
     else:
         assert full_loads == ["crm_accounts"] and again.rows_kept == 0
     if mapping is None:  # the same table, quarantine (file names included), audit and state
-        assert accounts_state(con) == full_accounts_load(raw_dir)
+        assert loaded_state(con, ACCOUNTS.name) == full_load(raw_dir, ACCOUNTS)[1]

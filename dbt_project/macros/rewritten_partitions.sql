@@ -36,3 +36,21 @@
         {%- do return(relation) -%}
     {%- endif -%}
 {%- endmacro %}
+
+{#- An incremental model that rewrites whole months from the month of its latest stored day:
+    that month's first day (a date literal), or none for a full build. Also records it for the
+    model's tests (record_rewritten_from). -#}
+{% macro rewrite_from_latest_month(partition_column, date_column) -%}
+    {%- set rewrite_from = none -%}
+    {%- if is_incremental() and execute -%}
+        {%- set bounds_query -%}
+            select {{ cs_metrics.month_start('max(' ~ date_column ~ ')') }} from {{ this }}
+        {%- endset -%}
+        {%- set found = run_query(bounds_query).columns[0].values()[0] -%}
+        {%- if found is not none -%}
+            {%- set rewrite_from = (found | string)[:10] -%}
+        {%- endif -%}
+    {%- endif -%}
+    {%- do cs_metrics.record_rewritten_from(partition_column, rewrite_from) -%}
+    {%- do return(rewrite_from) -%}
+{%- endmacro %}

@@ -13,17 +13,7 @@
     on_schema_change='fail',
 ) }}
 
-{%- set rewrite_from = none -%}
-{%- if is_incremental() and execute -%}
-    {%- set bounds_query -%}
-        select {{ cs_metrics.month_start('max(activity_date)') }} from {{ this }}
-    {%- endset -%}
-    {%- set found = run_query(bounds_query).columns[0].values()[0] -%}
-    {%- if found is not none -%}
-        {%- set rewrite_from = (found | string)[:10] -%}
-    {%- endif -%}
-{%- endif %}
-{{- cs_metrics.record_rewritten_from('activity_month', rewrite_from) }}
+{%- set rewrite_from = cs_metrics.rewrite_from_latest_month('activity_month', 'activity_date') -%}
 
 
 with
