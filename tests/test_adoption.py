@@ -95,9 +95,9 @@ def test_metrics_adoption_all_slice_counts_every_measured_account(marts):
 # ----------------------------------------------------------------------- incremental model
 
 
-def _dbt(db: Path, work: Path, *args: str) -> None:
+def _dbt(db: Path, work: Path, *args: str, env: dict[str, str] | None = None) -> None:
     env = {**os.environ, "CS_BUILD_DB": str(db), "CS_DUCKDB_TEMP_DIR": str(work / "duckdb_tmp"),
-           "DBT_TARGET": "duckdb"}
+           "DBT_TARGET": "duckdb", **(env or {})}
     done = subprocess.run(
         [str(BIN / "dbt"), *args, "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR),
          "--target-path", str(work / "target"), "--log-path", str(work / "logs")],
@@ -214,6 +214,16 @@ def test_incremental_run_recomputes_only_the_new_window(published_run, usage_tru
         assert whole == ({"relationships"} if model == "fct_account_usage_daily" else set()), (
             model, whole)
 
+    # after a dbt build that did not pass (the pipeline sets the variable then), the same run
+    # tests every row: its failed rows may lie in months it does not rewrite
+    _dbt(db, tmp_path / "after_failure", "build", "--exclude-resource-type", "unit_test",
+         "--select", "int_as_of_date", "int_user_activity_daily",
+         "int_user_feature_activity_monthly", "fct_account_usage_daily", "--vars", vars_arg,
+         env={"CS_DBT_TESTS_WHOLE_TABLES": "true"})
+    for model in rewritten:
+        assert all(" >= cast(" not in sql for sql in _test_sql(
+            tmp_path / "after_failure" / "target", model).values())
+
     # and the result equals a full rebuild exactly, whose tests read every row
     _dbt(db, tmp_path / "full", "build", "--exclude-resource-type", "unit_test", "--select",
          "int_user_activity_daily", "int_user_feature_activity_monthly",
@@ -224,3 +234,23 @@ def test_incremental_run_recomputes_only_the_new_window(published_run, usage_tru
     assert _daily_rows(db) == after
     assert _activity_rows(db) == activity_after
     assert _feature_month_rows(db) == feature_months_after
+
+
+def test_partition_tests_read_every_row_unless_the_last_build_passed(published_run, tmp_path):
+    """The pipeline's dbt step lets the month-partitioned models' tests read only the rewritten
+    months when its last build of every model passed (a marker it writes then), and takes the
+    marker away while it builds."""
+    from orchestration.defs.dbt.assets import (
+        BUILD_TESTED_MARKER,
+        WHOLE_TABLE_TESTS_ENV,
+        record_build_tested,
+        whole_table_tests_env,
+    )
+
+    assert (published_run.warehouse_dir / BUILD_TESTED_MARKER).exists()  # a passing pipeline
+    assert whole_table_tests_env(tmp_path) == {WHOLE_TABLE_TESTS_ENV: "true"}  # never built
+    record_build_tested(tmp_path)
+    assert whole_table_tests_env(tmp_path) == {WHOLE_TABLE_TESTS_ENV: "false"}
+    # taken away until this build passes: a build that fails or is stopped leaves none
+    assert not (tmp_path / BUILD_TESTED_MARKER).exists()
+    assert whole_table_tests_env(tmp_path) == {WHOLE_TABLE_TESTS_ENV: "true"}

@@ -2,13 +2,16 @@
     rewrote only some of them, only those (DECISIONS.md, Running the project).
 
     The model calls record_rewritten_from(column, value) when it rewrites the partitions
-    `column >= value` and leaves the ones before as they were (byte for byte: the tests of the
-    run that wrote them passed, or that run did not publish). The value is kept for this dbt
-    invocation on the model's entry in `graph`; get_where_subquery, which wraps the relation
-    every generic test reads, then reads `column >= value` of it. A test run on its own (`dbt
-    test`), a full build and a full refresh record nothing and read the whole table. Every test
-    of such a model must hold partition by partition (row-local, or a key that determines the
-    partition); a test that does not sets `meta: {whole_table: true}`. -#}
+    `column >= value` and leaves the ones before as they were (byte for byte). The value is
+    kept for this dbt invocation on the model's entry in `graph`; get_where_subquery, which
+    wraps the relation every generic test reads, then reads `column >= value` of it. A test run
+    on its own (`dbt test`), a full build and a full refresh record nothing and read the whole
+    table, and so does every test when CS_DBT_TESTS_WHOLE_TABLES is true: the pipeline sets it
+    unless the last dbt build of every model passed (dbt writes a model before testing it, so a
+    failed build leaves untested rows in months the next run would not rewrite;
+    orchestration/defs/dbt/assets.py, whole_table_tests_env). Every test of such a model must
+    hold partition by partition (row-local, or a key that determines the partition); a test
+    that does not sets `meta: {whole_table: true}`. -#}
 {% macro record_rewritten_from(column, value) -%}
     {%- if execute and value -%}
         {%- do graph.nodes[model.unique_id].update(
@@ -27,7 +30,8 @@
     {%- endif -%}
     {%- set tested = graph.nodes.get(model.attached_node or '', {}) if execute else {} -%}
     {%- set rewritten = tested.get('cs_rewritten_from') -%}
-    {%- if rewritten and not config.get('meta', {}).get('whole_table') -%}
+    {%- if rewritten and not config.get('meta', {}).get('whole_table')
+          and env_var('CS_DBT_TESTS_WHOLE_TABLES', 'false') != 'true' -%}
         {%- do filters.append(rewritten['column'] ~ " >= cast('" ~ rewritten['value'] ~ "' as date)") -%}
     {%- endif -%}
     {%- if filters -%}

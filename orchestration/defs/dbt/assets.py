@@ -129,7 +129,7 @@ def cs_dbt_assets(
         node_id for node_id in tests.pending
         if key_of(node_id) not in context.selected_asset_keys
     })
-    with _warehouse_env(warehouse):
+    with _warehouse_env(warehouse), scoped_env(whole_table_tests_env(warehouse.warehouse_path)):
         held: list[Any] = []
         if context.selected_asset_keys:
             invocation = dbt.cli(build_args(), context=context,
@@ -138,6 +138,8 @@ def cs_dbt_assets(
             # headline figures can be read; so does everything after it in the DAG (Dagster takes
             # outputs in dependency order) and the check results of what waits.
             yield from _stream(context, invocation, tests, refresh_lock, warehouse, held, "dbt build")
+            if set(context.selected_asset_keys) >= set(context.assets_def.keys):
+                record_build_tested(warehouse.warehouse_path)
         if checks_only:
             names = [manifest["nodes"][n]["name"] for n in checks_only]
             invocation = dbt.cli(
@@ -194,6 +196,32 @@ def _stream(
 
 
 UNIT_TESTS_ENV = "CS_DBT_UNIT_TESTS_IN_RUNS"
+
+
+# The build database's models all passed their data tests in the last `dbt build` (a file in the
+# warehouse folder); without it, the tests of the month-partitioned models read every row.
+BUILD_TESTED_MARKER = "dbt_build_tested"
+WHOLE_TABLE_TESTS_ENV = "CS_DBT_TESTS_WHOLE_TABLES"
+
+
+def whole_table_tests_env(warehouse_path: Path) -> dict[str, str]:
+    """The environment of a `dbt build`: whether the tests of the month-partitioned incremental
+    models must read every row (macros/rewritten_partitions.sql).
+
+    They may read only the months the run rewrites when every earlier month passed its tests:
+    when the last `dbt build` of every model in this build database passed. dbt writes a model
+    before testing it, so a build whose tests failed (or that was stopped) leaves untested rows
+    in months the next run would not rewrite. The marker is removed now and written back only
+    when this build of every model passes (record_build_tested)."""
+    marker = warehouse_path / BUILD_TESTED_MARKER
+    tested = marker.exists()
+    marker.unlink(missing_ok=True)
+    return {WHOLE_TABLE_TESTS_ENV: "false" if tested else "true"}
+
+
+def record_build_tested(warehouse_path: Path) -> None:
+    (warehouse_path / BUILD_TESTED_MARKER).write_text(
+        "every model of build.duckdb passed its data tests in the last dbt build\n")
 
 
 def build_args() -> list[str]:
