@@ -448,3 +448,21 @@ def test_an_unchanged_export_is_not_read_again_and_equals_a_full_load(tmp_path, 
         assert full_loads == ["crm_accounts"] and again.rows_kept == 0
     if mapping is None:  # the same table, quarantine (file names included), audit and state
         assert loaded_state(con, ACCOUNTS.name) == full_load(raw_dir, ACCOUNTS)[1]
+
+
+def test_an_unchanged_header_only_export_keeps_its_warnings_in_order(tmp_path, con,
+                                                                     monkeypatch):
+    """The warnings of an unchanged export are a full load's, in the same order: the file's
+    own (no rows) before the stray files of its folder."""
+    import orchestration.lib.loader as loader
+
+    write(tmp_path / "crm" / "accounts.csv", ACCOUNTS_HEADER)
+    write(tmp_path / "crm" / "accounts (1).csv", ACCOUNTS_HEADER)
+    first = load_table(con, ACCOUNTS, tmp_path)
+    assert [w.split(":")[0] for w in first.warnings] == ["no_rows", "stray_file"]
+    monkeypatch.setattr(loader, "_forget_table", lambda *a: pytest.fail("loaded again"))
+    again = load_table(con, ACCOUNTS, tmp_path)
+    monkeypatch.undo()
+    assert again.rows_kept == 0 == again.rows_read  # kept: all of its no rows
+    assert again.warnings == first.warnings
+    assert loaded_state(con, ACCOUNTS.name) == full_load(tmp_path, ACCOUNTS)[1]

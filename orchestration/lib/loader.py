@@ -560,7 +560,7 @@ def _load_file(
         unchanged = _unchanged_load(con, spec, signature, source_hash)
         if unchanged is not None:
             return _keep_unchanged(con, spec, path, file_format, digest, signature, unchanged,
-                                   missing_optional, extra, tuple(warnings + stray))
+                                   missing_optional, extra, warnings, stray)
     try:
         if in_place:
             # Parquet is typed and numbered already: read it where it is (twice, below) rather
@@ -803,20 +803,13 @@ def _load_file(
         rows_quarantined = con.execute(
             "select count(*) from raw.quarantine where table_name = ?", [spec.name]
         ).fetchone()[0]
-        by_rule = dict(
-            con.execute(
-                "select rule, count(*) from raw.quarantine where table_name = ? group by rule "
-                "order by rule",
-                [spec.name],
-            ).fetchall()
-        )
+        by_rule = _quarantine_by_rule(con, spec.name)
         if rows_read != rows_loaded + rows_quarantined:  # pragma: no cover - an invariant
             raise AssertionError(
                 f"{path}: rows read {rows_read} != loaded {rows_loaded} + quarantined {rows_quarantined}"
             )
         if rows_read == 0:
-            warnings.append("no_rows: the export has no data rows (a header only)"
-                            if file_format == "csv" else "no_rows: the export has no rows")
+            warnings.append(_no_rows_warning(file_format))
         result = LoadResult(
             table_name=spec.name,
             source_file=str(path),
@@ -852,42 +845,56 @@ def _unchanged_load(con: duckdb.DuckDBPyConnection, spec: TableSpec, signature: 
         "where table_name = ? and signature = ? and source_hash = ?",
         [spec.name, signature, source_hash],
     ).fetchone()
-    if state is None or not con.execute(
+    return state if state and _holds(con, spec.name, state[1], state[2]) else None
+
+
+def _holds(con: duckdb.DuckDBPyConnection, table: str, rows_loaded: int,
+           rows_quarantined: int) -> bool:
+    """Whether ``raw.<table>`` and its quarantine still hold as many rows as a load left."""
+    if not con.execute(
         "select count(*) from duckdb_tables() where database_name = current_database() "
-        "and schema_name = 'raw' and table_name = ?", [spec.name]
+        "and schema_name = 'raw' and table_name = ?", [table]
     ).fetchone()[0]:
-        return None
-    held = con.execute(
-        f"select (select count(*) from raw.{quote(spec.name)}), "
-        "(select count(*) from raw.quarantine where table_name = ?)", [spec.name]
-    ).fetchone()
-    return state if held == (state[1], state[2]) else None
+        return False
+    return con.execute(
+        f"select (select count(*) from raw.{quote(table)}), "
+        "(select count(*) from raw.quarantine where table_name = ?)", [table]
+    ).fetchone() == (rows_loaded, rows_quarantined)
+
+
+def _no_rows_warning(file_format: str) -> str:
+    return ("no_rows: the export has no data rows (a header only)" if file_format == "csv"
+            else "no_rows: the export has no rows")
+
+
+def _quarantine_by_rule(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, int]:
+    return dict(con.execute(
+        "select rule, count(*) from raw.quarantine where table_name = ? group by rule "
+        "order by rule", [table]).fetchall())
 
 
 def _keep_unchanged(con: duckdb.DuckDBPyConnection, spec: TableSpec, path: Path,
                     file_format: str, digest: str, signature: str,
                     state: tuple[int, int, int], missing_optional: tuple[str, ...],
-                    extra: tuple[str, ...], warnings: tuple[str, ...]) -> LoadResult:
+                    extra: tuple[str, ...], warnings: list[str], stray: list[str]
+                    ) -> LoadResult:
     """The result of loading an unchanged file again, without reading it: the table and its
     quarantine stay (the quarantine names the file where it is now), the records are written
     as a full load would write them."""
     rows_read, rows_loaded, rows_quarantined = state
     if rows_read == 0:
-        warnings += ("no_rows: the export has no data rows (a header only)"
-                     if file_format == "csv" else "no_rows: the export has no rows",)
+        warnings = [*warnings, _no_rows_warning(file_format)]
     con.execute("begin transaction")
     try:
         con.execute("update raw.quarantine set source_file = ? where table_name = ?",
                     [str(path), spec.name])
-        by_rule = dict(con.execute(
-            "select rule, count(*) from raw.quarantine where table_name = ? group by rule "
-            "order by rule", [spec.name]).fetchall())
+        by_rule = _quarantine_by_rule(con, spec.name)
         result = LoadResult(
             table_name=spec.name, source_file=str(path), file_format=file_format,
             file_sha256=digest, file_bytes=path.stat().st_size, rows_read=rows_read,
             rows_loaded=rows_loaded, rows_quarantined=rows_quarantined,
             missing_optional_columns=missing_optional, quarantine_by_rule=by_rule,
-            extra_columns=extra, warnings=warnings, rows_kept=rows_read,
+            extra_columns=extra, warnings=tuple(warnings + stray), rows_kept=rows_read,
         )
         _record_audit(con, result)
         source_hash = f"sha256:{digest}"
@@ -935,16 +942,8 @@ def _already_loaded(con: duckdb.DuckDBPyConnection, spec: TableSpec, source: str
         "where table_name = ? and signature = ? and rows_read > 0",
         [spec.name, signature],
     ).fetchone()
-    if state and con.execute(
-        "select count(*) from duckdb_tables() where database_name = current_database() "
-        "and schema_name = 'raw' and table_name = ?", [spec.name]
-    ).fetchone()[0]:
-        held = con.execute(
-            f"select (select count(*) from raw.{quote(spec.name)}), "
-            "(select count(*) from raw.quarantine where table_name = ?)", [spec.name]
-        ).fetchone()
-        if held == (state[1], state[2]):
-            done, done_hash, done_loaded = state[0], state[3], state[1]
+    if state and _holds(con, spec.name, state[1], state[2]):
+        done, done_hash, done_loaded = state[0], state[3], state[1]
     prefix_rows, prefix_hash, whole_hash = con.execute(
         f"select count(*) filter (where _k <= {done}), "
         f"coalesce(sum({row_hash}) filter (where _k <= {done}), 0)::varchar, "
