@@ -5,6 +5,8 @@ Every count asserted here was worked out by hand from the CSV rows written in th
 
 from __future__ import annotations
 
+import copy
+import datetime as dt
 import functools
 import json
 from pathlib import Path
@@ -785,3 +787,119 @@ def test_appended_events_look_up_their_references_while_the_parents_hold_them(tm
     assert failure["rows_known"] == 0
     assert failure["sample_values"] == [{"value": "u2", "rows": 10}, {"value": "u9", "rows": 1}]
     assert again.metadata["rows_known_to_resolve"].value == 22
+
+
+# ------------------------------------------------- kept results of unchanged small tables
+
+def _gx_must_not_run(*args, **kwargs):
+    raise AssertionError("Great Expectations ran on a table whose result was kept")
+
+
+def test_an_unchanged_table_keeps_its_validation_result(tmp_path, checks, monkeypatch):
+    """The second run of the check on the same rows gives the first validation's result
+    without running GX; a changed row, a changed suite file or CS_REVALIDATE_RAW run it."""
+    from orchestration.defs.quality import checks as checks_module
+
+    warehouse = build_warehouse(tmp_path, {"crm_csm_roster": ROSTER, "crm_accounts": ACCOUNTS})
+    first = run_check(checks, "crm_accounts", EXPECTATIONS_CHECK, warehouse)
+    assert first.passed and first.metadata["kept_from_validation_at"].value == ""
+    kept_file = Path(warehouse.warehouse_dir) / "raw_suite_results" / "crm_accounts.json"
+    validated_at = json.loads(kept_file.read_text())["validated_at"]
+    run_suite = checks_module.run_suite_on_dataframe
+    monkeypatch.setattr(checks_module, "run_suite_on_dataframe", _gx_must_not_run)
+
+    again = run_check(checks, "crm_accounts", EXPECTATIONS_CHECK, warehouse)
+    assert again.passed
+    assert again.metadata["kept_from_validation_at"].value == validated_at
+    assert again.metadata["rows_validated"].value == 3
+    assert again.metadata["expectations_evaluated"].value == len(
+        ex.load_suite("crm_accounts")["expectations"])
+    assert again.metadata["summary"].value == first.metadata["summary"].value
+    assert f"validated at {validated_at} on the same rows" in again.description
+
+    # The same row count, one value changed: GX runs and finds it.
+    con = connect(warehouse.build_db)
+    con.execute("update raw.crm_accounts set segment = 'giant' where account_id = 'acc1'")
+    con.close()
+    with pytest.raises(AssertionError, match="whose result was kept"):
+        run_check(checks, "crm_accounts", EXPECTATIONS_CHECK, warehouse)
+    monkeypatch.setattr(checks_module, "run_suite_on_dataframe", run_suite)
+    failed = run_check(checks, "crm_accounts", EXPECTATIONS_CHECK, warehouse)
+    assert unexpected_by_expectation(failed) == {"expect_column_values_to_be_in_set:segment": 1}
+    assert not kept_file.exists()  # a failed validation is not kept
+    con = connect(warehouse.build_db)
+    con.execute("update raw.crm_accounts set segment = 'smb' where account_id = 'acc1'")
+    con.close()
+    assert run_check(checks, "crm_accounts", EXPECTATIONS_CHECK, warehouse).passed
+    assert kept_file.exists()
+
+    monkeypatch.setattr(checks_module, "run_suite_on_dataframe", _gx_must_not_run)
+    monkeypatch.setenv("CS_REVALIDATE_RAW", "true")
+    with pytest.raises(AssertionError, match="whose result was kept"):
+        run_check(checks, "crm_accounts", EXPECTATIONS_CHECK, warehouse)
+
+
+def _plausible_dates_suite() -> dict:
+    return {
+        "name": "t",
+        "meta": {"primary_key": ["id"]},
+        "expectations": [
+            {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "id"},
+             "meta": {"rule": "required"}, "severity": "critical"},
+            {"type": "expect_column_values_to_be_between",
+             "kwargs": {"column": "d", "max_value": {"$PARAMETER": ex.LATEST_DATE_PARAMETER}},
+             "meta": {"rule": "not_future"}, "severity": "critical"},
+        ],
+    }
+
+
+def test_a_kept_result_stands_while_only_an_upper_date_bound_moves_later():
+    """2024-03-01 and 2024-03-05, validated with the plausible-date bound 2024-03-06: the
+    result stands on 2024-03-06 (bound 03-07) and shows the new bound; a bound that moves
+    earlier, another suite or other rows run the suite."""
+    import pandas as pd
+
+    suite = _plausible_dates_suite()
+    df = pd.DataFrame({"id": ["a", "b"], "d": pd.to_datetime(["2024-03-01", "2024-03-05"])})
+    on = {day: ex.suite_parameters(dt.date(2024, 3, day)) for day in (4, 5, 6)}
+    result = ex.run_suite_on_dataframe(suite, df, parameters=on[5])
+    assert not result.failures
+    digest = ex.suite_digest(suite, "great_expectations")
+    entry = ex.kept_entry(result, suite, "rows1", digest, on[5], "2024-03-05T06:00:00+00:00")
+    assert entry["parameters"] == {ex.LATEST_DATE_PARAMETER: "2024-03-06"}
+
+    kept = ex.kept_result(entry, suite, "rows1", digest, on[6])
+    assert kept is not None and kept.kept_from == "2024-03-05T06:00:00+00:00"
+    assert kept.results[1].kwargs["max_value"] == "2024-03-07"
+    assert [(r.success, r.unexpected_count, r.element_count) for r in kept.results] == [
+        (r.success, r.unexpected_count, r.element_count) for r in result.results]
+    assert ex.kept_result(entry, suite, "rows1", digest, on[5]) is not None
+    assert ex.kept_result(entry, suite, "rows1", digest, on[4]) is None  # earlier bound
+    assert ex.kept_result(entry, suite, "rows2", digest, on[6]) is None  # other rows
+    changed = copy.deepcopy(suite)
+    changed["expectations"][0]["severity"] = "warning"
+    assert ex.suite_digest(changed, "great_expectations") != digest
+    assert ex.kept_result(entry, changed, "rows1", ex.suite_digest(changed, "great_expectations"),
+                          on[6]) is None  # the suite's expectations are not those kept
+
+
+def test_a_result_with_rows_above_a_bound_is_not_kept_as_the_bound_moves():
+    """A `mostly` expectation that passed with a row above the bound: a later bound could let
+    that row pass, so the kept result does not stand for it; a failed suite is not kept."""
+    import pandas as pd
+
+    suite = _plausible_dates_suite()
+    suite["expectations"][1]["kwargs"]["mostly"] = 0.5
+    df = pd.DataFrame({"id": ["a", "b"], "d": pd.to_datetime(["2024-03-01", "2024-03-09"])})
+    on5, on6 = (ex.suite_parameters(dt.date(2024, 3, day)) for day in (5, 6))
+    result = ex.run_suite_on_dataframe(suite, df, parameters=on5)
+    assert not result.failures and result.results[1].unexpected_count == 1
+    digest = ex.suite_digest(suite, "great_expectations")
+    entry = ex.kept_entry(result, suite, "rows1", digest, on5, "t")
+    assert ex.kept_result(entry, suite, "rows1", digest, on5) is not None
+    assert ex.kept_result(entry, suite, "rows1", digest, on6) is None
+
+    strict = _plausible_dates_suite()
+    failed = ex.run_suite_on_dataframe(strict, df, parameters=on5)
+    assert failed.failures
+    assert ex.kept_entry(failed, strict, "rows1", digest, on5, "t") is None

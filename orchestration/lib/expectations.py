@@ -41,8 +41,10 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import decimal
+import hashlib
 import json
 import math
+import os
 import re
 import threading
 import time
@@ -328,6 +330,9 @@ class SuiteResult:
     row_count: int
     seconds: float
     results: list[ExpectationResult]
+    # A result kept from an earlier validation of the same rows by the same suite
+    # (``kept_result``): when that validation ran (ISO time, UTC).
+    kept_from: str | None = None
 
     @property
     def success(self) -> bool:
@@ -868,6 +873,159 @@ def _later_rows_unique(con, relation: str, qcols: list[str], considered: str, kn
         + "))"
     ).fetchone()
     return repeated_within == 0 and repeated_before == 0
+
+# ------------------------------------------------------------------------------ kept results
+
+# What a Great Expectations validation decides is a fact about the rows it read and the suite it
+# ran: the same rows and the same suite give the same result. A result is kept (a JSON file per
+# table) and given again while both stay the same, so a daily run does not load an unchanged
+# table into pandas, nor import GX, to learn what it already knows. Bump on any change to how a
+# result is computed or stored.
+KEPT_RESULT_VERSION = 1
+
+
+def table_fingerprint(con, schema: str, table: str) -> str:
+    """A digest of a table's content: its columns and their types, its rows and the sum of its
+    rows' hashes (independent of row order, duplicates counted), under this DuckDB version.
+    One scan, in DuckDB. Empty when the table does not exist."""
+    import duckdb
+
+    columns = con.execute(
+        "select column_name, data_type from duckdb_columns() where database_name = "
+        "current_database() and schema_name = ? and table_name = ? order by column_index",
+        [schema, table],
+    ).fetchall()
+    if not columns:
+        return ""
+    values = ", ".join(_q(c) for c, _ in columns)
+    rows, checksum = con.execute(
+        f"select count(*), coalesce(sum(hash({values})::hugeint), 0)::varchar "
+        f"from {_q(schema)}.{_q(table)}"
+    ).fetchone()
+    text = json.dumps([duckdb.__version__, [list(c) for c in columns], rows, checksum])
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def suite_digest(suite: dict, engine: str, sample_size: int = SAMPLE_SIZE,
+                 key_columns: list[str] | None = None) -> str:
+    """A digest of what decides a result besides the rows: the suite as written (parameters
+    unresolved), the engine and its version, the sample size and key columns."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        engine_version = version("great_expectations") if engine == "great_expectations" else ""
+    except PackageNotFoundError:  # pragma: no cover - GX is a dependency
+        engine_version = ""
+    text = json.dumps([KEPT_RESULT_VERSION, engine, engine_version, suite, sample_size,
+                       key_columns], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _parameters_used(spec: dict) -> dict[str, str]:
+    """kwarg -> the suite parameter it takes, for one expectation as written."""
+    return {k: v["$PARAMETER"] for k, v in spec.get("kwargs", {}).items()
+            if isinstance(v, dict) and "$PARAMETER" in v}
+
+
+# An upper bound that moves later can only let more rows pass: a kept result where no row was
+# above the old bound stands.
+_RAISABLE_BOUNDS = {("expect_column_values_to_be_between", "max_value")}
+
+
+def _result_to_json(result: SuiteResult) -> dict:
+    return {"suite_name": result.suite_name, "engine": result.engine,
+            "row_count": result.row_count, "seconds": result.seconds,
+            "results": [json_safe(vars(r)) for r in result.results]}
+
+
+def _result_from_json(data: dict) -> SuiteResult:
+    return SuiteResult(
+        suite_name=data["suite_name"], engine=data["engine"], row_count=int(data["row_count"]),
+        seconds=float(data["seconds"]),
+        results=[ExpectationResult(**r) for r in data["results"]],
+    )
+
+
+def kept_entry(result: SuiteResult, suite: dict, fingerprint: str, digest: str,
+               parameters: dict[str, str], validated_at: str) -> dict | None:
+    """What to keep of a validation (``kept_result`` gives it again), or None: only a result
+    in which every expectation passed is kept."""
+    if not fingerprint or result.failures or any(r.error for r in result.results):
+        return None
+    used = {name for spec in suite["expectations"] for name in _parameters_used(spec).values()}
+    return {"fingerprint": fingerprint, "suite": digest, "validated_at": validated_at,
+            "parameters": {k: v for k, v in parameters.items() if k in used},
+            "result": _result_to_json(result)}
+
+
+def kept_result(entry: Any, suite: dict, fingerprint: str, digest: str,
+                parameters: dict[str, str]) -> SuiteResult | None:
+    """The result kept in ``entry`` as it stands for the rows with ``fingerprint`` under
+    ``suite`` and ``parameters`` today, or None when the suite must run.
+
+    It stands when the rows, the suite (and the engine, its version, the sample) are those it
+    was computed for, and each suite parameter has its old value or, for an upper bound that
+    no row came near (``expect_column_values_to_be_between``'s ``max_value`` with no
+    unexpected row), a later one: the bound a daily run moves forward. The kept result is
+    given with today's parameter values in its expectations."""
+    if not isinstance(entry, dict) or not fingerprint:
+        return None
+    if entry.get("fingerprint") != fingerprint or entry.get("suite") != digest:
+        return None
+    try:
+        kept = _result_from_json(entry["result"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    expectations = suite["expectations"]
+    if [r.index for r in kept.results] != list(range(len(expectations))) or kept.failures:
+        return None
+    old = entry.get("parameters") or {}
+    for spec, r in zip(expectations, kept.results, strict=True):
+        for kwarg, name in _parameters_used(spec).items():
+            before, now = old.get(name), parameters.get(name)
+            if before is None or now is None:
+                return None
+            if now == before:
+                continue
+            raisable = (spec["type"], kwarg) in _RAISABLE_BOUNDS
+            if not (raisable and len(now) == len(before) and now > before
+                    and r.error is None and r.unexpected_count == 0):
+                return None
+    resolved = resolve_parameters(expectations, parameters)
+    for r, spec in zip(kept.results, resolved, strict=True):
+        r.kwargs = spec.get("kwargs", {})
+    kept.kept_from = str(entry.get("validated_at") or "")
+    return kept
+
+
+class KeptResults:
+    """The kept validation results of a warehouse: one JSON file per table in ``folder``
+    (beside the build database), so that checks running at once never write the same file.
+    What a file says is a fact about content (``kept_result``): a stale file can only fail to
+    match, never vouch for rows it was not computed on."""
+
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+
+    def _path(self, table: str) -> Path:
+        return self.folder / f"{table}.json"
+
+    def get(self, table: str) -> Any:
+        try:
+            return json.loads(self._path(table).read_text())
+        except (OSError, ValueError):
+            return None
+
+    def put(self, table: str, entry: dict | None) -> None:
+        path = self._path(table)
+        if entry is None:
+            path.unlink(missing_ok=True)
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(entry, indent=1, sort_keys=True))
+        os.replace(tmp, path)  # a reader sees the old file or the new one
+
 
 if __name__ == "__main__":  # pragma: no cover
     for written in write_suites():

@@ -3,7 +3,9 @@
 Per contract table, made by one factory:
 
 * ``expectations_suite`` (blocking): the table's Great Expectations suite from
-  ``expectations/<table>.json``. Small tables are read into pandas and validated by GX itself;
+  ``expectations/<table>.json``. Small tables are read into pandas and validated by GX itself,
+  unless an earlier validation of the same rows by the same suite passed: its result is given
+  again (``KEPT_RESULTS_DIR``; the rows are compared by a fingerprint computed in DuckDB);
   ``large`` tables (``product_usage_events``) are validated by the same suite translated to SQL
   and run in DuckDB, never pulled into pandas; their uniqueness expectations look up only the
   rows an appended export added when the rows before them held the expectation in an earlier
@@ -29,6 +31,7 @@ summary, so the UI answers "what is wrong and where" without a query.
 
 # No ``from __future__ import annotations`` here: Dagster checks the ``context`` annotation of an
 # asset check against the class itself, and a string annotation fails that check.
+import datetime as dt
 import json
 import os
 import time
@@ -44,15 +47,21 @@ from orchestration.lib.expectations import (
     REPO_ROOT,
     SAMPLE_SIZE,
     UNIQUENESS_TYPES,
+    KeptResults,
     SuiteResult,
     json_safe,
+    kept_entry,
+    kept_result,
     load_suite,
     run_suite_in_duckdb,
     run_suite_on_dataframe,
+    suite_digest,
+    suite_parameters,
     suite_path,
+    table_fingerprint,
     uniqueness_key,
 )
-from orchestration.lib.loader import quote
+from orchestration.lib.loader import env_flag, quote
 from orchestration.lib.warehouse import Warehouse
 
 EXPECTATIONS_CHECK = "expectations_suite"
@@ -126,6 +135,8 @@ def suite_check_metadata(result: SuiteResult, suite_file: str) -> dict:
         "expectations_failed": len(failures),
         "unexpected_rows": sum(r.unexpected_count or 0 for r in failures),
         "duration_seconds": round(result.seconds, 3),
+        # Set when the result is an earlier validation's, of the same rows by the same suite.
+        "kept_from_validation_at": result.kept_from or "",
         "failures": dg.MetadataValue.json(
             {f"{r.index}: {r.label}": r.as_dict() for r in failures}
         ),
@@ -167,14 +178,16 @@ def _build_expectations_check(
                                              known_unique=known_unique(ledger, spec.name, lineage))
                 record_unique(ledger, spec.name, lineage, result)
             else:
-                df = con.execute(f"select * from {_relation(spec.name)}").df()
-                result = run_suite_on_dataframe(suite, df)
+                kept = KeptResults(warehouse.warehouse_path / KEPT_RESULTS_DIR)
+                result = _validate_small_table(con, spec.name, suite, kept)
         known = max((r.rows_known for r in result.results), default=0)
         context.log.info(
             f"{spec.name}: {len(result.results)} expectations, {len(result.failures)} failed, "
             f"{result.row_count} rows, {result.engine}, {result.seconds:.2f}s"
             + (f"; uniqueness looked up for the {result.row_count - known} rows after the "
                f"{known} that held it in an earlier run" if known else "")
+            + (f"; the result of the validation at {result.kept_from}, kept: the same rows "
+               "and suite" if result.kept_from else "")
         )
         blocking_failed = [r for r in result.failures if r.blocking]
         failed_labels = ", ".join(
@@ -193,12 +206,40 @@ def _build_expectations_check(
                 f"{len(result.failures)} of {len(result.results)} expectations failed: "
                 f"{failed_labels}"
                 if result.failures
-                else f"All {len(result.results)} expectations passed."
+                else f"All {len(result.results)} expectations passed"
+                + (f" (validated at {result.kept_from} on the same rows by the same suite)."
+                   if result.kept_from else ".")
             )[:1000],
             metadata=suite_check_metadata(result, suite_file),
         )
 
     return _check
+
+
+# Kept Great Expectations results of the small tables, one file per table, beside the build
+# database (expectations.kept_result); ``CS_REVALIDATE_RAW=true`` validates every table anyway.
+KEPT_RESULTS_DIR = "raw_suite_results"
+REVALIDATE_ENV = "CS_REVALIDATE_RAW"
+
+
+def _validate_small_table(con, table: str, suite: dict, kept: KeptResults) -> SuiteResult:
+    """The table's suite run by Great Expectations on a pandas DataFrame, or the result of an
+    earlier validation of the same rows by the same suite (``kept_result``), which reads the
+    table once in DuckDB for its fingerprint and does not import GX."""
+    started = time.perf_counter()
+    parameters = suite_parameters()
+    fingerprint = table_fingerprint(con, "raw", table)
+    digest = suite_digest(suite, "great_expectations")
+    if not env_flag(REVALIDATE_ENV):
+        result = kept_result(kept.get(table), suite, fingerprint, digest, parameters)
+        if result is not None:
+            result.seconds = time.perf_counter() - started
+            return result
+    validated_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    df = con.execute(f"select * from {_relation(table)}").df()
+    result = run_suite_on_dataframe(suite, df, parameters=parameters)
+    kept.put(table, kept_entry(result, suite, fingerprint, digest, parameters, validated_at))
+    return result
 
 
 # What an earlier run found to hold over a large table's rows (checks that can then look at the
