@@ -128,12 +128,15 @@ def test_the_project_has_one_check_per_tested_model(dbt_manifest):
 
 
 NOT_NULL_TEST = "not_null_int_account_health_snapshots"
+ACCEPTED_TEST = "accepted_int_invoices_settled"
 
 
 def test_dbt_unit_tests_pass(published_run, tmp_path):
     """The dbt unit tests (fixed inputs, expected rows: METRICS.md's worked examples, every
     alert rule at its limit...) run here rather than in every refresh. The same dbt call runs
-    one model-level not-null test (tests/generic/not_null_columns.sql) on planted nulls."""
+    one model-level not-null test (tests/generic/not_null_columns.sql) on planted nulls and one
+    model-level test of accepted ranges and values (accepted_values_and_ranges.sql) on planted
+    values outside them."""
     import os
     import shutil
     import subprocess
@@ -161,27 +164,40 @@ def test_dbt_unit_tests_pass(published_run, tmp_path):
                 f"(select rowid from {snapshots} order by all limit 3)")
     con.execute(f"update {snapshots} set is_paying = null where rowid = "
                 f"(select max(rowid) from {snapshots})")
+    # Two amounts below their range's minimum (0) and one value outside its set, in one model:
+    # one row per column at fault, and dbt counts the rows at fault (3).
+    settled = "intermediate.int_invoices_settled"
+    con.execute(f"update {settled} set outstanding_amount = -0.01 where rowid in "
+                f"(select rowid from {settled} order by all limit 2)")
+    con.execute(f"update {settled} set paid_date_basis = 'paid_in_kind' where rowid = "
+                f"(select max(rowid) from {settled})")
     con.close()
     (tmp_path / "tmp").mkdir()
     env = {**os.environ, "CS_BUILD_DB": str(build), "CS_DUCKDB_TEMP_DIR": str(tmp_path / "tmp"),
            "DBT_TARGET": "duckdb"}
     target = tmp_path / "target"
     done = subprocess.run(
-        [str(BIN / "dbt"), "test", "--select", "test_type:unit", NOT_NULL_TEST,
+        [str(BIN / "dbt"), "test", "--select", "test_type:unit", NOT_NULL_TEST, ACCEPTED_TEST,
          "--project-dir", str(DBT_DIR),
          "--profiles-dir", str(DBT_DIR), "--target-path", str(target)],
         env=env, capture_output=True, text=True, check=False,
     )
-    assert done.returncode == 1, done.stdout[-4000:]  # the planted nulls, nothing else
+    assert done.returncode == 1, done.stdout[-4000:]  # the planted values, nothing else
     run = json.loads((target / "run_results.json").read_text())["results"]
     (not_null,) = [r for r in run if r["unique_id"].startswith(f"test.cs_metrics.{NOT_NULL_TEST}.")]
     assert (not_null["status"], not_null["failures"]) == ("fail", 4)  # null values, 3 + 1
-    compiled = next((target / "compiled").rglob(f"{NOT_NULL_TEST}.sql")).read_text()
+    (accepted,) = [r for r in run if r["unique_id"].startswith(f"test.cs_metrics.{ACCEPTED_TEST}.")]
+    assert (accepted["status"], accepted["failures"]) == ("fail", 3)  # rows at fault, 2 + 1
     con = duckdb.connect()
     con.execute(f"attach '{build}' as cs_metrics (read_only)")  # the catalog dbt's SQL names
-    failing = con.execute(f"select * from ({compiled}) order by 1").fetchall()
+    failing = {}
+    for test in (NOT_NULL_TEST, ACCEPTED_TEST):
+        compiled = next((target / "compiled").rglob(f"{test}.sql")).read_text()
+        failing[test] = con.execute(f"select * from ({compiled}) order by all").fetchall()
     con.close()
-    assert failing == [("arr", 3), ("is_paying", 1)]
+    assert failing[NOT_NULL_TEST] == [("arr", 3), ("is_paying", 1)]
+    assert failing[ACCEPTED_TEST] == [("range", "outstanding_amount", 2),
+                                      ("values", "paid_date_basis", 1)]
     results = [r for r in run if r["unique_id"].startswith("unit_test.")]  # not the on-run-start hook
     manifest = json.loads((DBT_DIR / "target" / "manifest.json").read_text())
     assert len(results) == len(manifest["unit_tests"]) >= 50

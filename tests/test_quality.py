@@ -815,7 +815,7 @@ def test_an_unchanged_table_keeps_its_validation_result(tmp_path, checks, monkey
     assert again.metadata["expectations_evaluated"].value == len(
         ex.load_suite("crm_accounts")["expectations"])
     assert again.metadata["summary"].value == first.metadata["summary"].value
-    assert f"validated at {validated_at} on the same rows" in again.description
+    assert f"validation at {validated_at}: the same rows, the same suite" in again.description
 
     # The same row count, one value changed: GX runs and finds it.
     con = connect(warehouse.build_db)
@@ -881,6 +881,14 @@ def test_a_kept_result_stands_while_only_an_upper_date_bound_moves_later():
     assert ex.suite_digest(changed, "great_expectations") != digest
     assert ex.kept_result(entry, changed, "rows1", ex.suite_digest(changed, "great_expectations"),
                           on[6]) is None  # the suite's expectations are not those kept
+    # A file that is not what kept_entry writes runs the suite, and does not crash the check.
+    for broken in ({**entry, "parameters": ["2024-03-06"]},
+                   {**entry, "parameters": {ex.LATEST_DATE_PARAMETER: 20240306}},
+                   {**entry, "validated_at": None},
+                   {**entry, "result": {**entry["result"], "results": [
+                       {**r, "success": "false"} for r in entry["result"]["results"]]}},
+                   {**entry, "result": "nothing"}):
+        assert ex.kept_result(broken, suite, "rows1", digest, on[6]) is None
 
 
 def test_a_result_with_rows_above_a_bound_is_not_kept_as_the_bound_moves():

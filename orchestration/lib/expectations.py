@@ -912,13 +912,28 @@ def suite_digest(suite: dict, engine: str, sample_size: int = SAMPLE_SIZE,
     unresolved), the engine and its version, the sample size and key columns."""
     from importlib.metadata import PackageNotFoundError, version
 
-    try:
-        engine_version = version("great_expectations") if engine == "great_expectations" else ""
-    except PackageNotFoundError:  # pragma: no cover - GX is a dependency
-        engine_version = ""
-    text = json.dumps([KEPT_RESULT_VERSION, engine, engine_version, suite, sample_size,
-                       key_columns], sort_keys=True, default=str)
+    versions = []
+    for package in (("great_expectations", "pandas", "numpy", "pyarrow")
+                    if engine == "great_expectations" else ()):
+        try:
+            versions.append(f"{package}=={version(package)}")
+        except PackageNotFoundError:  # pragma: no cover - all are dependencies
+            versions.append(f"{package} missing")
+    text = json.dumps([KEPT_RESULT_VERSION, engine, versions, _runner_source(), suite,
+                       sample_size, key_columns], sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+@lru_cache(maxsize=1)
+def _runner_source() -> str:
+    """A digest of this project's code between the table and GE's verdict (the frame's
+    preparation, the translation of the suite, the validation): a change to it runs every
+    suite again, without relying on anyone bumping KEPT_RESULT_VERSION."""
+    import inspect
+
+    parts = [inspect.getsource(f) for f in (_prepare_frame, _gx_expectations, to_gx_suite,
+                                            run_suite_on_dataframe, resolve_parameters)]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
 def _parameters_used(spec: dict) -> dict[str, str]:
@@ -973,28 +988,37 @@ def kept_result(entry: Any, suite: dict, fingerprint: str, digest: str,
     if entry.get("fingerprint") != fingerprint or entry.get("suite") != digest:
         return None
     try:
-        kept = _result_from_json(entry["result"])
-    except (KeyError, TypeError, ValueError):
+        return _standing(entry, suite["expectations"], parameters)
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return None  # a file that is not what kept_entry writes: the suite runs
+
+
+def _standing(entry: dict, expectations: list[dict], parameters: dict[str, str]
+              ) -> SuiteResult | None:
+    kept = _result_from_json(entry["result"])
+    if [r.index for r in kept.results] != list(range(len(expectations))):
         return None
-    expectations = suite["expectations"]
-    if [r.index for r in kept.results] != list(range(len(expectations))) or kept.failures:
+    if not all(r.success is True and r.error is None for r in kept.results):
         return None
-    old = entry.get("parameters") or {}
+    validated_at = entry["validated_at"]
+    old = entry["parameters"]
+    if not isinstance(validated_at, str) or not validated_at or not isinstance(old, dict):
+        return None
     for spec, r in zip(expectations, kept.results, strict=True):
         for kwarg, name in _parameters_used(spec).items():
             before, now = old.get(name), parameters.get(name)
-            if before is None or now is None:
+            if not isinstance(before, str) or not isinstance(now, str):
                 return None
             if now == before:
                 continue
             raisable = (spec["type"], kwarg) in _RAISABLE_BOUNDS
             if not (raisable and len(now) == len(before) and now > before
-                    and r.error is None and r.unexpected_count == 0):
+                    and r.unexpected_count == 0):
                 return None
     resolved = resolve_parameters(expectations, parameters)
     for r, spec in zip(kept.results, resolved, strict=True):
         r.kwargs = spec.get("kwargs", {})
-    kept.kept_from = str(entry.get("validated_at") or "")
+    kept.kept_from = validated_at
     return kept
 
 
@@ -1016,15 +1040,23 @@ class KeptResults:
         except (OSError, ValueError):
             return None
 
-    def put(self, table: str, entry: dict | None) -> None:
+    def put(self, table: str, entry: dict | None) -> str | None:
+        """Keep ``entry`` for ``table`` (None: forget the table's). A file that cannot be
+        written costs the next run a validation, not this one its result: the reason is
+        returned, for the log."""
         path = self._path(table)
-        if entry is None:
-            path.unlink(missing_ok=True)
-            return
-        self.folder.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(entry, indent=1, sort_keys=True))
-        os.replace(tmp, path)  # a reader sees the old file or the new one
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        try:
+            if entry is None:
+                path.unlink(missing_ok=True)
+                return None
+            self.folder.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(json.dumps(entry, indent=1, sort_keys=True))
+            os.replace(tmp, path)  # a reader sees the old file or the new one
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            return f"{type(exc).__name__}: {exc}"
+        return None
 
 
 if __name__ == "__main__":  # pragma: no cover

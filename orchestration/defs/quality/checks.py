@@ -35,8 +35,10 @@ import datetime as dt
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 from dagster import AssetCheckExecutionContext
@@ -157,7 +159,8 @@ def _build_expectations_check(
     how = (
         "translated to SQL and run in DuckDB (large table)"
         if use_sql
-        else "run by Great Expectations on a pandas DataFrame"
+        else "run by Great Expectations on a pandas DataFrame (a passing result is kept while "
+        "the rows and the suite stay the same)"
     )
 
     @dg.asset_check(
@@ -179,7 +182,7 @@ def _build_expectations_check(
                 record_unique(ledger, spec.name, lineage, result)
             else:
                 kept = KeptResults(warehouse.warehouse_path / KEPT_RESULTS_DIR)
-                result = _validate_small_table(con, spec.name, suite, kept)
+                result = _validate_small_table(con, spec.name, suite, kept, context.log.warning)
         known = max((r.rows_known for r in result.results), default=0)
         context.log.info(
             f"{spec.name}: {len(result.results)} expectations, {len(result.failures)} failed, "
@@ -207,8 +210,8 @@ def _build_expectations_check(
                 f"{failed_labels}"
                 if result.failures
                 else f"All {len(result.results)} expectations passed"
-                + (f" (validated at {result.kept_from} on the same rows by the same suite)."
-                   if result.kept_from else ".")
+                + (f" (the result of the validation at {result.kept_from}: the same rows, "
+                   "the same suite)." if result.kept_from else ".")
             )[:1000],
             metadata=suite_check_metadata(result, suite_file),
         )
@@ -222,7 +225,8 @@ KEPT_RESULTS_DIR = "raw_suite_results"
 REVALIDATE_ENV = "CS_REVALIDATE_RAW"
 
 
-def _validate_small_table(con, table: str, suite: dict, kept: KeptResults) -> SuiteResult:
+def _validate_small_table(con, table: str, suite: dict, kept: KeptResults,
+                          warn: Callable[[str], Any]) -> SuiteResult:
     """The table's suite run by Great Expectations on a pandas DataFrame, or the result of an
     earlier validation of the same rows by the same suite (``kept_result``), which reads the
     table once in DuckDB for its fingerprint and does not import GX."""
@@ -238,7 +242,11 @@ def _validate_small_table(con, table: str, suite: dict, kept: KeptResults) -> Su
     validated_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     df = con.execute(f"select * from {_relation(table)}").df()
     result = run_suite_on_dataframe(suite, df, parameters=parameters)
-    kept.put(table, kept_entry(result, suite, fingerprint, digest, parameters, validated_at))
+    failed = kept.put(table, kept_entry(result, suite, fingerprint, digest, parameters,
+                                        validated_at))
+    if failed:
+        warn(f"{table}: the validation's result could not be kept ({failed}); the next run "
+             "validates the table again")
     return result
 
 
