@@ -815,7 +815,20 @@ def test_an_unchanged_table_keeps_its_validation_result(tmp_path, checks, monkey
     assert again.metadata["expectations_evaluated"].value == len(
         ex.load_suite("crm_accounts")["expectations"])
     assert again.metadata["summary"].value == first.metadata["summary"].value
-    assert f"validation at {validated_at}: the same rows, the same suite" in again.description
+    assert f"validation at {validated_at}: the same rows, the same suite)." in again.description
+
+    # The next day: the latest plausible date moved one day later; no account was created
+    # after the old bound, so the result stands, and says which bound it was validated with.
+    before = ex.suite_parameters()[ex.LATEST_DATE_PARAMETER]
+    tomorrow = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1)
+    monkeypatch.setattr(checks_module, "suite_parameters",
+                        lambda: ex.suite_parameters(tomorrow))
+    next_day = run_check(checks, "crm_accounts", EXPECTATIONS_CHECK, warehouse)
+    assert next_day.passed
+    assert next_day.metadata["kept_from_validation_at"].value == validated_at
+    assert (f"the same suite; {ex.LATEST_DATE_PARAMETER} then {before}, a bound no row was "
+            "above)." in next_day.description)
+    monkeypatch.setattr(checks_module, "suite_parameters", ex.suite_parameters)
 
     # The same row count, one value changed: GX runs and finds it.
     con = connect(warehouse.build_db)
@@ -870,10 +883,11 @@ def test_a_kept_result_stands_while_only_an_upper_date_bound_moves_later():
 
     kept = ex.kept_result(entry, suite, "rows1", digest, on[6])
     assert kept is not None and kept.kept_from == "2024-03-05T06:00:00+00:00"
+    assert kept.kept_parameters_moved == {ex.LATEST_DATE_PARAMETER: "2024-03-06"}
     assert kept.results[1].kwargs["max_value"] == "2024-03-07"
     assert [(r.success, r.unexpected_count, r.element_count) for r in kept.results] == [
         (r.success, r.unexpected_count, r.element_count) for r in result.results]
-    assert ex.kept_result(entry, suite, "rows1", digest, on[5]) is not None
+    assert ex.kept_result(entry, suite, "rows1", digest, on[5]).kept_parameters_moved == {}
     assert ex.kept_result(entry, suite, "rows1", digest, on[4]) is None  # earlier bound
     assert ex.kept_result(entry, suite, "rows2", digest, on[6]) is None  # other rows
     changed = copy.deepcopy(suite)

@@ -333,6 +333,9 @@ class SuiteResult:
     # A result kept from an earlier validation of the same rows by the same suite
     # (``kept_result``): when that validation ran (ISO time, UTC).
     kept_from: str | None = None
+    # The suite parameters it was validated with, when one of them has moved since (a later
+    # latest plausible date): name -> value then.
+    kept_parameters_moved: dict[str, str] = field(default_factory=dict)
 
     @property
     def success(self) -> bool:
@@ -1004,6 +1007,7 @@ def _standing(entry: dict, expectations: list[dict], parameters: dict[str, str]
     old = entry["parameters"]
     if not isinstance(validated_at, str) or not validated_at or not isinstance(old, dict):
         return None
+    moved: dict[str, str] = {}
     for spec, r in zip(expectations, kept.results, strict=True):
         for kwarg, name in _parameters_used(spec).items():
             before, now = old.get(name), parameters.get(name)
@@ -1011,6 +1015,7 @@ def _standing(entry: dict, expectations: list[dict], parameters: dict[str, str]
                 return None
             if now == before:
                 continue
+            moved[name] = before
             raisable = (spec["type"], kwarg) in _RAISABLE_BOUNDS
             if not (raisable and len(now) == len(before) and now > before
                     and r.unexpected_count == 0):
@@ -1019,6 +1024,7 @@ def _standing(entry: dict, expectations: list[dict], parameters: dict[str, str]
     for r, spec in zip(kept.results, resolved, strict=True):
         r.kwargs = spec.get("kwargs", {})
     kept.kept_from = validated_at
+    kept.kept_parameters_moved = moved
     return kept
 
 

@@ -211,7 +211,7 @@ def _build_expectations_check(
                 if result.failures
                 else f"All {len(result.results)} expectations passed"
                 + (f" (the result of the validation at {result.kept_from}: the same rows, "
-                   "the same suite)." if result.kept_from else ".")
+                   "the same suite" + _moved_bounds(result) + ")." if result.kept_from else ".")
             )[:1000],
             metadata=suite_check_metadata(result, suite_file),
         )
@@ -223,6 +223,13 @@ def _build_expectations_check(
 # database (expectations.kept_result); ``CS_REVALIDATE_RAW=true`` validates every table anyway.
 KEPT_RESULTS_DIR = "raw_suite_results"
 REVALIDATE_ENV = "CS_REVALIDATE_RAW"
+
+
+def _moved_bounds(result: SuiteResult) -> str:
+    """How a kept result's parameters differ from those it was validated with."""
+    return "".join(
+        f"; {name} then {before}, a bound no row was above"
+        for name, before in sorted(result.kept_parameters_moved.items()))
 
 
 def _validate_small_table(con, table: str, suite: dict, kept: KeptResults,
