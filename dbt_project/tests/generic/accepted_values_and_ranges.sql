@@ -26,13 +26,13 @@
     {%- do rules.append(['range', column, '(' ~ outside | join(' or ') ~ ')']) -%}
 {%- endfor -%}
 {%- for column, accepted in values.items() -%}
+    {%- set quoted = [] -%}
     {%- for value in accepted -%}
         {%- if "'" in (value | string) -%}
             {{ exceptions.raise_compiler_error("accepted_values_and_ranges: a value of " ~ column ~ " holds a quote") }}
         {%- endif -%}
+        {%- do quoted.append("'" ~ value ~ "'") -%}
     {%- endfor -%}
-    {%- set quoted = [] -%}
-    {%- for value in accepted -%}{%- do quoted.append("'" ~ value ~ "'") -%}{%- endfor -%}
     {%- do rules.append(['values', column, column ~ ' not in (' ~ quoted | join(', ') ~ ')']) -%}
 {%- endfor -%}
 with failing_counts as (

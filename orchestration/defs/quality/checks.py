@@ -189,8 +189,7 @@ def _build_expectations_check(
             f"{result.row_count} rows, {result.engine}, {result.seconds:.2f}s"
             + (f"; uniqueness looked up for the {result.row_count - known} rows after the "
                f"{known} that held it in an earlier run" if known else "")
-            + (f"; the result of the validation at {result.kept_from}, kept: the same rows "
-               "and suite" if result.kept_from else "")
+            + (f"; {_kept_note(result)}" if result.kept_from else "")
         )
         blocking_failed = [r for r in result.failures if r.blocking]
         failed_labels = ", ".join(
@@ -210,8 +209,7 @@ def _build_expectations_check(
                 f"{failed_labels}"
                 if result.failures
                 else f"All {len(result.results)} expectations passed"
-                + (f" (the result of the validation at {result.kept_from}: the same rows, "
-                   "the same suite" + _moved_bounds(result) + ")." if result.kept_from else ".")
+                + (f" ({_kept_note(result)})." if result.kept_from else ".")
             )[:1000],
             metadata=suite_check_metadata(result, suite_file),
         )
@@ -225,11 +223,12 @@ KEPT_RESULTS_DIR = "raw_suite_results"
 REVALIDATE_ENV = "CS_REVALIDATE_RAW"
 
 
-def _moved_bounds(result: SuiteResult) -> str:
-    """How a kept result's parameters differ from those it was validated with."""
-    return "".join(
-        f"; {name} then {before}, a bound no row was above"
-        for name, before in sorted(result.kept_parameters_moved.items()))
+def _kept_note(result: SuiteResult) -> str:
+    """Where a kept result comes from, and how its parameters differ from those it was
+    validated with (for the check's description and log)."""
+    moved = "".join(f"; {name} then {before}, a bound no row was above"
+                    for name, before in sorted(result.kept_parameters_moved.items()))
+    return f"the result of the validation at {result.kept_from}: the same rows, the same suite{moved}"
 
 
 def _validate_small_table(con, table: str, suite: dict, kept: KeptResults,
