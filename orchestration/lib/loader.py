@@ -661,12 +661,14 @@ def _load_file(
     )
 
     # Per column: the trimmed text (NULL when empty), the typed value, and the violation.
+    # A check is (the condition of a violation, the violation as a struct).
     text_exprs, typed_exprs, checks = [], [], []
     if truncated_rec is not None:
-        checks.append(
-            f"case when _rec = {int(truncated_rec)} then struct_pack(col := '{WHOLE_RECORD}', "
-            f"rule := 'truncated', reason := {literal(truncated_reason)}) end"
-        )
+        checks.append((
+            f"_rec = {int(truncated_rec)}",
+            f"struct_pack(col := '{WHOLE_RECORD}', rule := 'truncated', "
+            f"reason := {literal(truncated_reason)})",
+        ))
     for c in spec.columns:
         src = mapping.source_column(c.name)
         if src not in source_cols:
@@ -701,18 +703,19 @@ def _load_file(
         typed_exprs.append(f"{typed} as {quote(c.name)}")
         expected = c.duckdb_type + (f" in format {fmt}" if fmt else "")
         if c.required:
-            checks.append(
-                f"case when {missing} is null then struct_pack(col := {literal(c.name)}, "
-                f"rule := 'missing_value', reason := {literal(f'{c.name}: required value is missing')}) end"
-            )
+            checks.append((
+                f"{missing} is null",
+                f"struct_pack(col := {literal(c.name)}, rule := 'missing_value', "
+                f"reason := {literal(f'{c.name}: required value is missing')})",
+            ))
         if not can_fail:
             continue
         not_valid = literal(f"' is not a valid {expected}")  # a format may hold any text
-        checks.append(
-            f"case when {t} is not null and {quote(c.name)} is null then struct_pack("
-            f"col := {literal(c.name)}, rule := 'bad_type', reason := {literal(c.name + ': ')} || "
-            f"'''' || {t} || {not_valid}) end"
-        )
+        checks.append((
+            f"{t} is not null and {quote(c.name)} is null",
+            f"struct_pack(col := {literal(c.name)}, rule := 'bad_type', "
+            f"reason := {literal(c.name + ': ')} || '''' || {t} || {not_valid})",
+        ))
 
     raw_record = "to_json(struct_pack(" + ", ".join(
         f"{quote(s)} := {quote('s__' + s)}" for s in kept
@@ -732,15 +735,16 @@ def _load_file(
         select *, {", ".join(typed_exprs)} from texts
         """
     )
+    # The list of violations is built for the rows at fault only: the pass filters on the
+    # conditions first (the 41 M events of `medium`: 7.2 -> 5.0 s).
+    violations = ", ".join(f"case when {when} then {what} end" for when, what in checks)
     sql_bad = (
         f"""
         create temp table {tag}_bad as
-        select _k, _line, _violations from (
-            select _k, _line,
-                   list_filter([{", ".join(checks) or "null"}], x -> x is not null) as _violations
-            from {tag}_typed
-        )
-        where len(_violations) > 0
+        select _k, _line,
+               list_filter([{violations or "null"}], x -> x is not null) as _violations
+        from {tag}_typed
+        where {" or ".join(f"({when})" for when, _ in checks) or "false"}
         """
     )
     try:  # the first pass over every value: a Parquet file damaged inside fails here
