@@ -466,3 +466,28 @@ def test_an_unchanged_header_only_export_keeps_its_warnings_in_order(tmp_path, c
     assert again.rows_kept == 0 == again.rows_read  # kept: all of its no rows
     assert again.warnings == first.warnings
     assert loaded_state(con, ACCOUNTS.name) == full_load(tmp_path, ACCOUNTS)[1]
+
+
+def test_trimmed_text_equals_nullif_trim_for_every_code_point():
+    """The loader trims text only where DuckDB's ``trim`` can change it (``trimmed_text``): the
+    result must be ``nullif(trim(x), '')`` for every value. Every Unicode code point (the
+    removable ones are the space and the 16 other space separators, whatever this DuckDB's list)
+    alone, at the start, at the end, on both sides and inside, plus the cases around the guard."""
+    from orchestration.lib.loader import trimmed_text
+
+    con = duckdb.connect()
+    con.execute(
+        "create table v as select x from ("
+        "select unnest([c, c || 'a', 'a' || c, c || 'ab' || c, 'a' || c || 'b', c || c]) as x "
+        "from (select chr(i::integer) as c from range(1, 1114112) t(i) "
+        "where i < 55296 or i > 57343) "
+        "union all select unnest([null, '', ' ', '  ', 'a', ' a', 'a ', ' a ', '!', '~', "
+        "chr(13) || chr(10), 'a' || chr(13) || chr(10), 'é', 'é ', ' é', 'aé', 'éa'])::varchar)"
+    )
+    total, differ, trimmed = con.execute(
+        f"select count(*), count(*) filter (where {trimmed_text('x')} is distinct from "
+        "nullif(trim(x), '')), count(*) filter (where nullif(trim(x), '') is distinct from x) "
+        "from v").fetchone()
+    assert total == 6 * (1114111 - 2048) + 17
+    assert differ == 0
+    assert trimmed > 17 * 4  # the space separators were in it, and trimmed
