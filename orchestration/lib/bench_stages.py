@@ -3,7 +3,7 @@
 The harness starts every stage as a fresh child process, so that its peak memory is its own,
 and reads what the stage reports from a JSON file:
 
-    python -m orchestration.lib.bench_stages floor --raw DIR --memory-limit 3GB --out FILE.json
+    python -m orchestration.lib.bench_stages floor --raw DIR --memory-limit 2.75GB --out FILE.json
     python -m orchestration.lib.bench_stages pipeline --out FILE.json [--dbt-select SELECT]
 
 ``floor``: one DuckDB pass over every export file: for each file one query that counts the rows
