@@ -8,6 +8,7 @@ import shutil
 
 import duckdb
 
+from orchestration.lib.dbt_project import incremental_partitions
 from tests.conftest import copy_company, run_pipeline
 
 
@@ -214,6 +215,32 @@ def test_a_second_run_keeps_what_did_not_change_and_publishes_what_a_new_file_wo
     fresh = tmp_path / "fresh.duckdb"
     write_published_copy(second.build_db, fresh, include_personal=False)
     assert published_content(second.published_db, ()) == published_content(fresh, ())
+    # Every table publish rewrites by partition (incremental models and the models whose meta
+    # names a partition column) has its partitions on record, and the later as-of date rewrote
+    # some of them in place.
+    with duckdb.connect(str(second.published_db), read_only=True) as con:
+        on_record = set(con.execute(
+            "select distinct schema_name, table_name from raw.published_partitions").fetchall())
+    assert on_record == set(incremental_partitions())
+    assert published["tables_rewritten_by_partition"] > 0
+
+
+def test_every_partition_column_publish_uses_is_a_column_of_its_model():
+    """A partition column named in a model's meta (publish_partition_by) or as an incremental
+    model's unique_key is one of the model's documented columns: a misspelt one would make
+    publish write the table whole, silently."""
+    import json
+
+    from orchestration.lib.dbt_project import dbt_project
+
+    nodes = json.loads(dbt_project().manifest_path.read_text())["nodes"].values()
+    columns = {(n["schema"], n.get("alias") or n["name"]): set(n["columns"])
+               for n in nodes if n["resource_type"] == "model"}
+    partitions = incremental_partitions()
+    assert {("marts", "fct_mrr_daily"), ("marts", "fct_account_benchmarks"),
+            ("intermediate", "int_account_health_inputs"),
+            ("intermediate", "int_user_activity_daily")} <= set(partitions)
+    assert {key: column for key, column in partitions.items() if column not in columns[key]} == {}
 
 
 BY_MONTH = {("marts", "daily"): "month"}

@@ -45,19 +45,32 @@ def dbt_project() -> DbtProject:
     return project
 
 
+# A model's ``meta`` key naming the column by which publish rewrites its table (a month or a
+# day): for tables dbt rebuilds whole in which a daily run changes only the latest partitions.
+PUBLISH_PARTITION_META = "publish_partition_by"
+
+
 def incremental_partitions(manifest_path: Path | None = None) -> dict[tuple[str, str], str]:
-    """(schema, table) -> partition column of every incremental model that dbt rewrites by one
-    column (its ``unique_key``: a month or a day), from the dbt manifest. Publish rewrites
-    only the changed partitions of these tables (orchestration/lib/publish.py)."""
+    """(schema, table) -> partition column, from the dbt manifest, of every model whose
+    published copy publish rewrites by partition (orchestration/lib/publish.py): the incremental
+    models that dbt rewrites by one column (their ``unique_key``: a month or a day), and the
+    models whose ``meta`` names a column (``publish_partition_by``): tables dbt rebuilds whole
+    but in which a daily run changes only the latest months or days. Either way publish
+    compares every partition's rows and checksum with the previous published file's and
+    rewrites only those that differ."""
     import json
 
     path = manifest_path or dbt_project().manifest_path
     nodes = json.loads(Path(path).read_text())["nodes"].values()
-    return {
-        (node["schema"], node.get("alias") or node["name"]): node["config"]["unique_key"]
-        for node in nodes
-        if node.get("resource_type") == "model"
-        and node["config"].get("materialized") == "incremental"
-        and isinstance(node["config"].get("unique_key"), str)
-    }
+    partitions = {}
+    for node in nodes:
+        if node.get("resource_type") != "model":
+            continue
+        config = node["config"]
+        column = (config.get("meta") or {}).get(PUBLISH_PARTITION_META)
+        if config.get("materialized") == "incremental" and isinstance(config.get("unique_key"), str):
+            column = config["unique_key"]
+        if isinstance(column, str):
+            partitions[(node["schema"], node.get("alias") or node["name"])] = column
+    return partitions
 

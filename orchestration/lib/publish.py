@@ -21,7 +21,8 @@ from one of two places:
   never held personal data (or it may now), its schemas, tables and views are those of the
   build, and at most half of it is freed blocks. Only the tables whose checksum changed are
   rewritten there; a table whose first rows (by row id) are exactly the published ones gets only
-  its new rows (the appended usage events), a table dbt rewrites by partition only its changed
+  its new rows (the appended usage events), a table dbt rewrites by partition (or whose model's
+  meta names a partition column: ``dbt_project.incremental_partitions``) only its changed
   partitions (``raw.published_partitions``). Freed blocks of such a file hold only what an
   earlier published file held.
 
@@ -61,7 +62,7 @@ create table raw.{MANIFEST} (
     primary key (schema_name, table_name)
 )
 """
-# Per partition of the tables dbt rewrites by partition (incremental models: month or day).
+# Per partition of the tables published by partition (incremental models, meta: month or day).
 PARTITIONS = "published_partitions"
 PARTITIONS_DDL = f"""
 create table raw.{PARTITIONS} (
@@ -292,8 +293,8 @@ def write_published_copy(build_db: Path, target: Path, include_personal: bool,
     as NULL unless ``include_personal``, and publish's records of what it wrote. ``target`` is a
     new file, or (with ``previous``, its manifest) a byte copy of the previous published file,
     in which only what changed is written. ``partitions``: (schema, table) -> the column by
-    which dbt rewrites the table (its incremental models' ``unique_key``); their changed
-    partitions are rewritten, not the whole table. Returns what it wrote (``CopyReport``)."""
+    which the table is published by partition (``dbt_project.incremental_partitions``); their
+    changed partitions are rewritten, not the whole table. Returns what it wrote (``CopyReport``)."""
     masked = {} if include_personal else personal_columns()
     partitions = partitions or {}
     con = duckdb.connect()
