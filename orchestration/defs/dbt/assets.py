@@ -4,6 +4,7 @@
 
 import importlib.metadata
 import json
+import os
 import shutil
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -90,16 +91,30 @@ TRANSLATOR = CsDbtTranslator(
 @contextmanager
 def _warehouse_env(warehouse: Warehouse) -> Iterator[None]:
     """Point dbt at the run's build database (profiles.yml reads these variables)."""
+    with scoped_env(dbt_env(warehouse)):
+        yield
+
+
+# dbt's log file of a run (target/runs/<run>/dbt.log) is written at this level unless
+# DBT_LOG_LEVEL_FILE says otherwise; debug adds every SQL statement and connection event.
+DBT_LOG_FILE_LEVEL = "info"
+
+
+def dbt_env(warehouse: Warehouse) -> dict[str, str]:
+    """The environment of the run's dbt commands: the build database (profiles.yml reads these
+    variables), Spark's folders on the Spark target, and dbt's log file level: info, not dbt's
+    default debug, unless ``DBT_LOG_LEVEL_FILE`` is set (DECISIONS.md, "Running the project")."""
     wanted = {
         "CS_BUILD_DB": str(warehouse.build_db),
         "CS_DUCKDB_TEMP_DIR": str(warehouse.warehouse_path / "tmp"),
         "CS_DUCKDB_MEMORY_LIMIT": warehouse.memory_limit,
     }
+    if not os.environ.get("DBT_LOG_LEVEL_FILE"):
+        wanted["DBT_LOG_LEVEL_FILE"] = DBT_LOG_FILE_LEVEL
     if is_spark_target():
         # Where Spark reads the raw Parquet and keeps its local tables (DECISIONS.md, Spark).
         wanted.update(spark_dbt_env(warehouse.warehouse_path))
-    with scoped_env(wanted):
-        yield
+    return wanted
 
 
 @dbt_assets(
