@@ -71,7 +71,7 @@ def test_dbt_calls_start_dbt_once(dbt_manifest, monkeypatch, tmp_path):
 def test_dbt_writes_its_log_file_at_info_level_unless_told_otherwise(monkeypatch, tmp_path):
     """The run's dbt commands log to their file at info level (debug adds every SQL statement
     and connection event: about 4% of a daily dbt build at medium, benchmarks/README.md);
-    DBT_LOG_LEVEL_FILE, when set, still wins. dbt reads the variable: a command run with the
+    dbt's own settings of the level, when set, still win. dbt reads the variable: a command run with the
     environment writes no debug line."""
     import json
     import subprocess
@@ -81,11 +81,14 @@ def test_dbt_writes_its_log_file_at_info_level_unless_told_otherwise(monkeypatch
     from orchestration.lib.warehouse import Warehouse
 
     warehouse = Warehouse(warehouse_dir=str(tmp_path / "warehouse"))
-    monkeypatch.delenv("DBT_LOG_LEVEL_FILE", raising=False)
+    for setting in ("DBT_LOG_LEVEL_FILE", "DBT_LOG_LEVEL", "DBT_DEBUG", "DBT_LOG_FORMAT_FILE"):
+        monkeypatch.delenv(setting, raising=False)
     env = dbt_env(warehouse)
     assert env["DBT_LOG_LEVEL_FILE"] == "info"
-    monkeypatch.setenv("DBT_LOG_LEVEL_FILE", "debug")
-    assert "DBT_LOG_LEVEL_FILE" not in dbt_env(warehouse)
+    for setting in ("DBT_LOG_LEVEL_FILE", "DBT_LOG_LEVEL", "DBT_DEBUG"):
+        monkeypatch.setenv(setting, "debug" if setting != "DBT_DEBUG" else "true")
+        assert "DBT_LOG_LEVEL_FILE" not in dbt_env(warehouse), setting
+        monkeypatch.delenv(setting)
 
     logs = tmp_path / "logs"
     subprocess.run(

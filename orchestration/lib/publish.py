@@ -62,12 +62,14 @@ create table raw.{MANIFEST} (
     primary key (schema_name, table_name)
 )
 """
-# Per partition of the tables published by partition (incremental models, meta: month or day).
+# Per partition of the tables published by partition (incremental models, meta: month or day),
+# with the column they were partitioned by: partitions of another column are not comparable.
 PARTITIONS = "published_partitions"
 PARTITIONS_DDL = f"""
 create table raw.{PARTITIONS} (
     schema_name varchar not null,
     table_name varchar not null,
+    partition_column varchar not null,
     partition_value varchar not null,
     row_count bigint not null,
     checksum varchar not null
@@ -216,10 +218,11 @@ class CopyReport:
 @dataclass(frozen=True)
 class Previous:
     """What the previous published file holds, by its manifest: (schema, table) -> (rows,
-    checksum), and the same per partition of the partitioned tables."""
+    checksum), and the same per partition of the partitioned tables, by (schema, table,
+    partition column)."""
 
     tables: dict[tuple[str, str], tuple[int, str]]
-    partitions: dict[tuple[str, str], dict[str, tuple[int, str]]]
+    partitions: dict[tuple[str, str, str], dict[str, tuple[int, str]]]
 
 
 def reusable_manifest(build_db: Path, previous_db: Path, include_personal: bool
@@ -247,10 +250,12 @@ def reusable_manifest(build_db: Path, previous_db: Path, include_personal: bool
             return None
         if _schema_of(con, "previous") != _schema_of(con, PUBLISHED_CATALOG):
             return None
-        partitions: dict[tuple[str, str], dict[str, tuple[int, str]]] = {}
-        for schema, table, value, n, checksum in con.execute(
-                f"select * from previous.raw.{PARTITIONS}").fetchall():
-            partitions.setdefault((schema, table), {})[value] = (n, checksum)
+        partitions: dict[tuple[str, str, str], dict[str, tuple[int, str]]] = {}
+        # (A file published before the column was recorded fails here: a new file is written.)
+        for schema, table, column, value, n, checksum in con.execute(
+                "select schema_name, table_name, partition_column, partition_value, row_count, "
+                f"checksum from previous.raw.{PARTITIONS}").fetchall():
+            partitions.setdefault((schema, table, column), {})[value] = (n, checksum)
         return Previous({(schema, table): (n, checksum) for schema, table, n, checksum, _ in rows},
                         partitions)
     except duckdb.Error:
@@ -328,15 +333,17 @@ def write_published_copy(build_db: Path, target: Path, include_personal: bool,
                 rows = sum(n for n, _ in by_part.values())
                 checksum = str(sum(int(c) for _, c in by_part.values()))
                 first, first_checksum = -1, ""
-                partition_rows += [(schema, table, v, n, c) for v, (n, c) in by_part.items()]
+                partition_rows += [(schema, table, part, v, n, c) for v, (n, c) in by_part.items()]
             else:
                 part, by_part = None, {}
                 rows, checksum, first, first_checksum = _checksums(con, source, values, before_rows)
             if previous is not None and (rows, checksum) == (before_rows, before_checksum):
                 how = "kept"
-            elif previous is not None and part is not None and key in before_partitions:
-                # The partitions whose rows or checksum changed, and those gone from the build.
-                old = before_partitions[key]
+            elif previous is not None and part is not None and (*key, part) in before_partitions:
+                # The partitions whose rows or checksum changed, and those gone from the build
+                # (recorded by the same column: a table partitioned by another column before is
+                # written whole).
+                old = before_partitions[(*key, part)]
                 changed = sorted(v for v in set(by_part) | set(old) if by_part.get(v) != old.get(v))
                 where = _in_partitions(con, source, part, changed)
                 con.execute(f"delete from {target_table} where {where}")

@@ -95,21 +95,24 @@ def _warehouse_env(warehouse: Warehouse) -> Iterator[None]:
         yield
 
 
-# dbt's log file of a run (target/runs/<run>/dbt.log) is written at this level unless
-# DBT_LOG_LEVEL_FILE says otherwise; debug adds every SQL statement and connection event.
+# dbt's log file of a run (target/runs/<run>/dbt.log) is written at this level unless one of
+# dbt's own settings of it is set (DBT_LOG_LEVEL_FILE; DBT_LOG_LEVEL, which the file follows
+# when alone; DBT_DEBUG); debug adds every SQL statement and connection event.
 DBT_LOG_FILE_LEVEL = "info"
+DBT_LOG_LEVEL_SETTINGS = ("DBT_LOG_LEVEL_FILE", "DBT_LOG_LEVEL", "DBT_DEBUG")
 
 
 def dbt_env(warehouse: Warehouse) -> dict[str, str]:
     """The environment of the run's dbt commands: the build database (profiles.yml reads these
     variables), Spark's folders on the Spark target, and dbt's log file level: info, not dbt's
-    default debug, unless ``DBT_LOG_LEVEL_FILE`` is set (DECISIONS.md, "Running the project")."""
+    default debug, unless dbt's log level is set otherwise (``DBT_LOG_LEVEL_SETTINGS``;
+    DECISIONS.md, "Running the project")."""
     wanted = {
         "CS_BUILD_DB": str(warehouse.build_db),
         "CS_DUCKDB_TEMP_DIR": str(warehouse.warehouse_path / "tmp"),
         "CS_DUCKDB_MEMORY_LIMIT": warehouse.memory_limit,
     }
-    if not os.environ.get("DBT_LOG_LEVEL_FILE"):
+    if not any(os.environ.get(v) for v in DBT_LOG_LEVEL_SETTINGS):
         wanted["DBT_LOG_LEVEL_FILE"] = DBT_LOG_FILE_LEVEL
     if is_spark_target():
         # Where Spark reads the raw Parquet and keeps its local tables (DECISIONS.md, Spark).
