@@ -41,6 +41,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from unittest import mock
 
 import duckdb
 import pytest
@@ -185,6 +186,7 @@ class UiWarehouse:
     raw_dir: Path
     warehouse_dir: Path
     materialized: list[tuple[str, ...]]
+    run_id: str
 
     @property
     def published_db(self) -> Path:
@@ -206,15 +208,21 @@ def ui_warehouse(published_run: RunOutcome, tmp_path_factory) -> UiWarehouse:
     shutil.copytree(published_run.warehouse_dir, warehouse, ignore=shutil.ignore_patterns("tmp"))
     home = root / "dagster_home"
     home.mkdir()
+    # The instance settings `make dev` uses (its event log storage among them), so the UI
+    # under test reads the run history as it is written in production.
+    shutil.copyfile(REPO / "dagster.yaml", home / "dagster.yaml")
     graph = defs.resolve_asset_graph()
     keys = dg.AssetSelection.assets(dg.AssetKey(list(PUBLISH_KEY))).downstream().resolve(graph)
-    with pipeline_env(published_run.raw_dir, warehouse), dg.DagsterInstance.local_temp(str(home)) as instance:
+    with (pipeline_env(published_run.raw_dir, warehouse),
+          mock.patch.dict(os.environ, {"DAGSTER_HOME": str(home)}),
+          dg.DagsterInstance.get() as instance):
         result = defs.resolve_implicit_global_asset_job_def().execute_in_process(
             instance=instance, asset_selection=sorted(keys), raise_on_error=False
         )
     failures = {e.step_key: e.event_specific_data.error.message for e in result.all_events if e.is_step_failure}
     assert result.success, failures
-    return UiWarehouse(home, published_run.raw_dir, warehouse, sorted(tuple(k.path) for k in keys))
+    return UiWarehouse(home, published_run.raw_dir, warehouse, sorted(tuple(k.path) for k in keys),
+                       result.run_id)
 
 
 def _free_port() -> int:
@@ -412,6 +420,19 @@ def test_published_page_shows_the_materialization(page, webserver, ui_warehouse)
         for label, value in metadata.items():
             row = page.locator("tr").filter(has=page.locator("td", has_text=re.compile(f"^{label}$")))
             expect(row.locator("td").nth(1)).to_have_text(value)
+
+
+def test_run_page_shows_the_run_log(page, webserver, ui_warehouse):
+    """The run's page streams its events from the event log (``KeptSqliteEventLogStorage``
+    watches a run by polling its database): the steps and the run's end are shown."""
+    from playwright.sync_api import expect
+
+    with screenshot(page, "run_log"):
+        page.goto(f"{webserver.url}/runs/{ui_warehouse.run_id}")
+        body = page.locator("body")
+        expect(body).to_contain_text("Finished execution of run", timeout=60_000)
+        expect(body).to_contain_text("published__cs_metrics")
+        expect(body).to_contain_text("Success")
 
 
 # --- (c) The KPI report ----------------------------------------------------------------------

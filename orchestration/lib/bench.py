@@ -55,6 +55,7 @@ BASELINE_SCRIPT = BENCH_DIR / "notebook_baseline.py"
 DEFAULT_DATA_DIR = REPO_ROOT / "data" / "bench"
 DEFAULT_RESULTS_DIR = BENCH_DIR / "results"
 SAMPLE_COMPANY_DIR = REPO_ROOT / "sample_company"
+INSTANCE_SETTINGS = REPO_ROOT / "dagster.yaml"  # what `make run` copies to $DAGSTER_HOME
 READY_FILE = "dataset.json"
 NEXT_DAY_SUFFIX = "-next"
 FULL_RUN_PUBLISHED_COPY = "published_full_run.duckdb"  # with --keep-runs
@@ -657,6 +658,8 @@ def measure(profile: Profile, opts: Options, log: Callable[[str], None] = print)
         warehouse, dagster_home, logs = run_dir / "warehouse", run_dir / "dagster_home", run_dir / "logs"
         for d in (warehouse, dagster_home, logs):
             d.mkdir(parents=True)
+        # The instance settings of `make run` (its Dagster event log storage among them).
+        shutil.copyfile(INSTANCE_SETTINGS, dagster_home / "dagster.yaml")
         env = stage_env(ds.raw, warehouse, dagster_home, opts.memory_limit)
         tag = f"[{profile.name} {i}/{opts.repeat}]"
 
