@@ -157,6 +157,17 @@ def test_commits_are_synced_at_checkpoints_not_one_by_one(home):
         assert con.execute("select count(*) from event_logs").fetchone()[0] > 30
 
 
+def test_a_process_checkpoints_its_logs_when_it_exits(home):
+    child = ("from tests.test_event_storage import DEFS, run_job; import dagster as dg; "
+             "print(run_job(dg.DagsterInstance.get()))")
+    run_id = subprocess.run([sys.executable, "-c", child], cwd=REPO, capture_output=True,
+                            text=True, check=True).stdout.split()[-1]
+    runs = home / "history" / "runs"
+    assert (runs / f"{run_id}.db").exists()
+    # SQLite removes a database's log as its last connection closes, after the checkpoint.
+    assert not list(runs.glob("*.db-wal")), sorted(p.name for p in runs.iterdir())
+
+
 def test_only_the_last_runs_databases_stay_open(home):
     with dg.DagsterInstance.get() as instance:
         storage = instance.event_log_storage

@@ -33,8 +33,10 @@ DECISIONS.md, "Dagster's event log".
 
 from __future__ import annotations
 
+import atexit
 import os
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -65,6 +67,17 @@ def default_base_dir() -> str:
     return os.path.join(os.path.abspath(home), "history", "runs")
 
 
+# Every storage of the process, so that their connections close (and their logs are
+# checkpointed into the database files) when the process exits.
+_OPEN_STORAGES: weakref.WeakSet[KeptSqliteEventLogStorage] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_at_exit() -> None:
+    for storage in list(_OPEN_STORAGES):
+        storage.close_connections()
+
+
 def _set_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA synchronous=NORMAL")
@@ -81,6 +94,7 @@ class KeptSqliteEventLogStorage(SqliteEventLogStorage):
         self._engines_lock = threading.Lock()
         self._poller: SqlPollingEventWatcher | None = None
         super().__init__(base_dir, inst_data=inst_data)
+        _OPEN_STORAGES.add(self)
 
     @classmethod
     def config_type(cls):
