@@ -423,8 +423,9 @@ def test_published_page_shows_the_materialization(page, webserver, ui_warehouse)
 
 
 def test_run_page_shows_the_run_log(page, webserver, ui_warehouse):
-    """The run's page streams its events from the event log (``KeptSqliteEventLogStorage``
-    watches a run by polling its database): the steps and the run's end are shown."""
+    """The run's page shows the run's events, read from the kept event log
+    (``KeptSqliteEventLogStorage``). The run has ended, so this reads its records; the live
+    watch of a run in progress is tested in tests/test_event_storage.py."""
     from playwright.sync_api import expect
 
     with screenshot(page, "run_log"):

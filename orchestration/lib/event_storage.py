@@ -16,13 +16,15 @@ read by the same UI, with two differences:
   checkpoint happens when SQLite's log reaches its size, not at every event;
 * ``PRAGMA synchronous=NORMAL`` on its connections: in WAL mode, a commit is durable across a
   crash of the process (the log is written before the commit returns) but not across a power
-  loss of the machine, where the last commits of the log may be lost; the database stays
+  loss or operating-system crash, where the last commits of the log may be lost; the database stays
   consistent (SQLite's documentation, "WAL mode" and "PRAGMA synchronous"). The event log is the
   run history the UI shows, not the warehouse: the published file does not depend on it.
 
 A run's live view in the UI watched the run database's file for changes (watchdog). Since
 the file now changes at checkpoints only, watching polls the database instead, as Dagster does
-for its PostgreSQL and MySQL storages (``SqlPollingEventWatcher``).
+for its PostgreSQL and MySQL storages (``SqlPollingEventWatcher``): every 0.25 s while events
+arrive, backing off to 16 s when none do, so after a quiet spell a new event can show up to
+16 s late; each watched run has a polling thread while its page is open.
 
 ``dagster.yaml`` selects it (``event_log_storage``), with the run databases where Dagster keeps
 them by default, ``$DAGSTER_HOME/history/runs`` (``base_dir`` may say otherwise), so switching
@@ -154,8 +156,9 @@ class KeptSqliteEventLogStorage(SqliteEventLogStorage):
     def close_connections(self) -> None:
         """Close every kept connection (their logs are checkpointed as the last one closes)."""
         with self._engines_lock:
+            forked = self._engines_pid != os.getpid()  # a child must not close its parent's
             for engine in self._engines.values():
-                engine.dispose()
+                engine.dispose(close=not forked)
             self._engines.clear()
 
     def wipe(self) -> None:
