@@ -56,6 +56,11 @@ def run_job(instance: dg.DagsterInstance) -> str:
     return result.run_id
 
 
+# A run of DEFS in a process of its own, on the DAGSTER_HOME of its environment; prints the run id.
+RUN_IN_A_CHILD = ("from tests.test_event_storage import DEFS, run_job; import dagster as dg; "
+                  "print(run_job(dg.DagsterInstance.get()))")
+
+
 class Connects:
     """Counts the SQLite connections any SQLAlchemy engine of this process opens to the event
     log's databases (the files under ``history/runs``)."""
@@ -130,12 +135,10 @@ def test_a_run_opens_its_database_once_not_once_per_event(home, tmp_path):
 
 def test_a_process_that_keeps_its_connections_sees_another_processs_runs(home):
     """The UI's process keeps its connections while runs write from their own processes."""
-    child = ("from tests.test_event_storage import DEFS, run_job; import dagster as dg; "
-             "print(run_job(dg.DagsterInstance.get()))")
     with dg.DagsterInstance.get() as instance:
         first = run_job(instance)
         assert instance.get_latest_materialization_event(dg.AssetKey("target")).run_id == first
-        other = subprocess.run([sys.executable, "-c", child], cwd=REPO, capture_output=True,
+        other = subprocess.run([sys.executable, "-c", RUN_IN_A_CHILD], cwd=REPO, capture_output=True,
                                text=True, check=True).stdout.split()[-1]
         assert instance.get_latest_materialization_event(dg.AssetKey("target")).run_id == other
         assert len(instance.all_logs(other)) == len(instance.all_logs(first))
@@ -160,9 +163,7 @@ def test_commits_are_synced_at_checkpoints_not_one_by_one(home):
 
 
 def test_a_process_checkpoints_its_logs_when_it_exits(home):
-    child = ("from tests.test_event_storage import DEFS, run_job; import dagster as dg; "
-             "print(run_job(dg.DagsterInstance.get()))")
-    run_id = subprocess.run([sys.executable, "-c", child], cwd=REPO, capture_output=True,
+    run_id = subprocess.run([sys.executable, "-c", RUN_IN_A_CHILD], cwd=REPO, capture_output=True,
                             text=True, check=True).stdout.split()[-1]
     runs = home / "history" / "runs"
     assert (runs / f"{run_id}.db").exists()

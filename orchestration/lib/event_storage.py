@@ -110,12 +110,7 @@ class KeptSqliteEventLogStorage(SqliteEventLogStorage):
     def _engine(self, shard: str) -> Engine:
         with self._engines_lock:
             if self._engines_pid != os.getpid():
-                # A forked child must not use its parent's connections (SQLAlchemy, "Using
-                # Connection Pools with Multiprocessing"): forget them without closing them.
-                for engine in self._engines.values():
-                    engine.dispose(close=False)
-                self._engines.clear()
-                self._engines_pid = os.getpid()
+                self._drop_engines()
             engine = self._engines.get(shard)
             if engine is not None:
                 self._engines.move_to_end(shard)
@@ -153,13 +148,20 @@ class KeptSqliteEventLogStorage(SqliteEventLogStorage):
         with engine.connect() as conn:
             return bool(engine.dialect.has_table(conn, table_name))
 
+    def _drop_engines(self) -> None:
+        """Dispose of every kept engine (the caller holds ``_engines_lock``). In a forked child
+        they are its parent's connections: forgotten, not closed (SQLAlchemy, "Using Connection
+        Pools with Multiprocessing")."""
+        forked = self._engines_pid != os.getpid()
+        for engine in self._engines.values():
+            engine.dispose(close=not forked)
+        self._engines.clear()
+        self._engines_pid = os.getpid()
+
     def close_connections(self) -> None:
         """Close every kept connection (their logs are checkpointed as the last one closes)."""
         with self._engines_lock:
-            forked = self._engines_pid != os.getpid()  # a child must not close its parent's
-            for engine in self._engines.values():
-                engine.dispose(close=not forked)
-            self._engines.clear()
+            self._drop_engines()
 
     def wipe(self) -> None:
         self.close_connections()
