@@ -133,11 +133,13 @@ def cs_dbt_assets(
 ) -> Iterator[Any]:
     """``dbt build``: models, seeds and their tests, in dependency order."""
     (warehouse.warehouse_path / "tmp").mkdir(parents=True, exist_ok=True)
+    # dbt opens the build file in its own process: this one lets go of it first.
+    warehouse.release()
     if not is_spark_target():
         # Another process holding the build file (a lock) is worth a retry with backoff; a
         # failing model or data test is not (dbt's own failure, raised as it comes).
         with retry_transient(context, "dbt build"):
-            warehouse.connect().close()
+            warehouse.open().close()
     manifest = _manifest()
     key_of = TRANSLATOR.key_of(manifest)
     tests = DbtTestResults(TRANSLATOR.test_index(manifest), key_of,

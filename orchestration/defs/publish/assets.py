@@ -35,6 +35,8 @@ def build_publish_asset(upstream: Iterable[dg.AssetKey]) -> dg.AssetsDefinition:
         # refresh_lock: held by this run since its start (one refresh at a time per warehouse);
         # publishing without it could swap in a build another run is still writing.
         del refresh_lock
+        # publish opens the build file itself (a checkpoint, then attached read-only)
+        warehouse.release()
         if is_spark_target():
             # The marts live in Spark's metastore; the DuckDB file analysts read is not touched.
             context.log.info("dbt target is spark: marts are Spark tables; cs_metrics.duckdb unchanged")
