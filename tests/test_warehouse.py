@@ -35,7 +35,7 @@ def _other_process_can_write(db) -> bool:
 
 @pytest.fixture
 def opens(monkeypatch):
-    """Every time a Warehouse opens the build file itself, as (read_only,)."""
+    """The read_only flag of every time a Warehouse opens the build file itself."""
     calls: list[bool] = []
     original = Warehouse.open
 

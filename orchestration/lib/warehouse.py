@@ -101,7 +101,7 @@ class Warehouse(dg.ConfigurableResource):
         kept = _KEPT.get(self.build_db)
         if kept is None:
             return self.open(read_only)
-        return kept.connect(lambda: self.open(read_only), read_only)
+        return kept.connect(self, read_only)
 
     def open(self, read_only: bool = False) -> duckdb.DuckDBPyConnection:
         """A new database connection to the build file, never kept: its own hold on the file
@@ -127,11 +127,11 @@ class _KeptDatabase:
         self.con: duckdb.DuckDBPyConnection | None = None
         self.read_only = False
 
-    def connect(self, opener, read_only: bool) -> duckdb.DuckDBPyConnection:
+    def connect(self, warehouse: Warehouse, read_only: bool) -> duckdb.DuckDBPyConnection:
         if self.con is not None and self.read_only and not read_only:
             self.close()
         if self.con is None:
-            self.con, self.read_only = opener(), read_only
+            self.con, self.read_only = warehouse.open(read_only), read_only
         return self.con.cursor()
 
     def close(self) -> None:
