@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterable, Mapping
@@ -200,6 +201,16 @@ def write_mrr_playbook_exports(raw_dir: Path, as_of: dt.date,
 # --------------------------------------------------------------------------- dbt
 
 
+def reuse_last_parse(target_path: Path) -> None:
+    """Start a dbt target folder from the project's last parse (the session's ``dbt parse``,
+    tests/conftest.py): dbt checks it and parses only what differs (about 4 s, against 12 s
+    for a whole parse), as every refresh does (orchestration/defs/dbt/assets.py)."""
+    parsed = DBT_DIR / "target" / "partial_parse.msgpack"
+    target_path.mkdir(parents=True, exist_ok=True)
+    if parsed.exists() and not (target_path / parsed.name).exists():
+        shutil.copy2(parsed, target_path / parsed.name)
+
+
 def dbt_build(db_path: Path, target_dir: Path, select: list[str] | None = None,
               dbt_vars: Mapping[str, object] | None = None, command: str = "build",
               indirect_selection: str = "buildable", exclude: list[str] | None = None
@@ -213,6 +224,7 @@ def dbt_build(db_path: Path, target_dir: Path, select: list[str] | None = None,
     Raises ``AssertionError`` with dbt's output when dbt fails.
     """
     target_dir = Path(target_dir)
+    reuse_last_parse(target_dir / "target")
     env = {
         **os.environ,
         "CS_BUILD_DB": str(db_path),

@@ -18,7 +18,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.fixtures_support import BIN, DBT_DIR
+from tests.fixtures_support import BIN, DBT_DIR, reuse_last_parse
 
 USAGE_COLUMNS = ("seats", "provisioned_users", "active_users_last_28_days",
                  "active_users_previous_28_days", "events_last_28_days", "events_previous_28_days")
@@ -96,6 +96,7 @@ def test_metrics_adoption_all_slice_counts_every_measured_account(marts):
 
 
 def _dbt(db: Path, work: Path, *args: str, env: dict[str, str] | None = None) -> None:
+    reuse_last_parse(work / "target")
     env = {**os.environ, "CS_BUILD_DB": str(db), "CS_DUCKDB_TEMP_DIR": str(work / "duckdb_tmp"),
            "DBT_TARGET": "duckdb", **(env or {})}
     done = subprocess.run(

@@ -143,6 +143,7 @@ def test_dbt_unit_tests_pass(published_run, tmp_path):
 
     from orchestration.defs.dbt.assets import UNIT_TESTS_ENV, build_args
     from tests.conftest import BIN, DBT_DIR
+    from tests.fixtures_support import reuse_last_parse
 
     assert "unit_test" in build_args()  # excluded from the runs
     os.environ[UNIT_TESTS_ENV] = "true"
@@ -176,6 +177,7 @@ def test_dbt_unit_tests_pass(published_run, tmp_path):
     env = {**os.environ, "CS_BUILD_DB": str(build), "CS_DUCKDB_TEMP_DIR": str(tmp_path / "tmp"),
            "DBT_TARGET": "duckdb"}
     target = tmp_path / "target"
+    reuse_last_parse(target)
     done = subprocess.run(
         [str(BIN / "dbt"), "test", "--select", "test_type:unit", NOT_NULL_TEST, ACCEPTED_TEST,
          "--project-dir", str(DBT_DIR),
@@ -214,12 +216,19 @@ def test_dbt_sets_the_spill_folder_once_per_connection():
     first spill failed. The folder belongs in `config_options` (set when the connection opens)."""
     import yaml
 
+    from orchestration.lib import dbt_location
     from tests.conftest import DBT_DIR
 
     duckdb_target = yaml.safe_load((DBT_DIR / "profiles.yml").read_text())["cs_metrics"][
         "outputs"]["duckdb"]
     assert "temp_directory" not in duckdb_target["settings"]
-    assert "CS_DUCKDB_TEMP_DIR" in duckdb_target["config_options"]["temp_directory"]
+    assert "temp_directory" in duckdb_target["config_options"]  # the default folder
+    # CS_DUCKDB_TEMP_DIR: the plugin puts it into the connection's config, not into settings
+    config: dict = {}
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv(dbt_location.TEMP_DIR_ENV, "/spill/here")
+        dbt_location.Plugin("dbt_location", {}).update_connection_config(None, config)
+    assert config == {"temp_directory": "/spill/here"}
 
 
 def test_a_second_connection_after_a_spill_keeps_the_spill_folder(tmp_path):
@@ -259,3 +268,51 @@ def test_a_run_starts_from_the_latest_runs_partial_parse(tmp_path, monkeypatch):
     path = assets._run_target_path(context)
     assert path == runs / "abcdef12-0"
     assert (path / assets.PARTIAL_PARSE_FILE).read_bytes() == b"latest"
+    # the project's own parse (dbt parse) when it is the latest
+    time.sleep(0.01)
+    (project / "target" / assets.PARTIAL_PARSE_FILE).write_bytes(b"parsed")
+    context = SimpleNamespace(run=SimpleNamespace(run_id="bcdef123-4567"), retry_number=0)
+    assert (assets._run_target_path(context) / assets.PARTIAL_PARSE_FILE).read_bytes() == b"parsed"
+
+
+def test_dbt_reuses_its_parse_whatever_the_build_location(tmp_path):
+    """The build file and the spill folder are read when dbt connects (the dbt_location plugin),
+    not written into the profile, whose connection settings dbt hashes: a dbt call on another
+    build location reuses the last parse (about 4 s) instead of parsing everything (about 12 s).
+    And dbt builds in CS_BUILD_DB, spills in CS_DUCKDB_TEMP_DIR, and creates nothing at the
+    profile's default location."""
+    import os
+    import subprocess
+
+    import duckdb
+
+    from tests.conftest import BIN, DBT_DIR
+    from tests.fixtures_support import reuse_last_parse
+
+    target = tmp_path / "target"
+    reuse_last_parse(target)  # the first call may parse again what differs; the second must not
+    default_build = DBT_DIR / ".." / "data" / "warehouse" / "build.duckdb"
+    def stamp():
+        return default_build.stat().st_mtime_ns if default_build.exists() else None
+
+    before = stamp()
+    outputs = []
+    for place in ("first", "second"):
+        (tmp_path / place / "spill").mkdir(parents=True)
+        env = {**os.environ, "CS_BUILD_DB": str(tmp_path / place / "build.duckdb"),
+               "CS_DUCKDB_TEMP_DIR": str(tmp_path / place / "spill"), "DBT_TARGET": "duckdb"}
+        done = subprocess.run(
+            [str(BIN / "dbt"), "seed", "--select", "seed_acv_bands",
+             "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR),
+             "--target-path", str(target), "--log-path", str(tmp_path / place / "logs")],
+            env=env, capture_output=True, text=True, check=False)
+        assert done.returncode == 0, done.stdout[-4000:]
+        outputs.append(done.stdout)
+    assert "Unable to do partial parsing" not in outputs[1], outputs[1][:2000]
+    seed_rows = len((DBT_DIR / "seeds" / "seed_acv_bands.csv").read_text().splitlines()) - 1
+    for place in ("first", "second"):
+        con = duckdb.connect(str(tmp_path / place / "build.duckdb"), read_only=True)
+        assert con.execute("select count(*) from reference.seed_acv_bands").fetchone() == (
+            seed_rows,)
+        con.close()
+    assert stamp() == before  # the profile's default location, untouched

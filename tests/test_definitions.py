@@ -79,6 +79,7 @@ def test_dbt_writes_its_log_file_at_info_level_unless_told_otherwise(monkeypatch
     from orchestration.defs.dbt.assets import dbt_env
     from orchestration.lib.dbt_project import DBT_PROJECT_DIR, dbt_executable
     from orchestration.lib.warehouse import Warehouse
+    from tests.fixtures_support import reuse_last_parse
 
     warehouse = Warehouse(warehouse_dir=str(tmp_path / "warehouse"))
     for setting in ("DBT_LOG_LEVEL_FILE", "DBT_LOG_LEVEL", "DBT_DEBUG", "DBT_LOG_FORMAT_FILE"):
@@ -91,6 +92,7 @@ def test_dbt_writes_its_log_file_at_info_level_unless_told_otherwise(monkeypatch
         monkeypatch.delenv(setting)
 
     logs = tmp_path / "logs"
+    reuse_last_parse(tmp_path / "target")
     subprocess.run(
         [dbt_executable(), "ls", "--select", "fct_mrr_daily", "--project-dir", str(DBT_PROJECT_DIR),
          "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(tmp_path / "target")],

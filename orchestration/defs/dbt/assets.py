@@ -265,12 +265,15 @@ def _run_target_path(context: dg.AssetExecutionContext, suffix: str = "") -> Pat
     older = sorted((p for p in runs.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)
     path = runs / f"{context.run.run_id[:8]}-{context.retry_number}{suffix}"
     path.mkdir(parents=True, exist_ok=True)
-    # dbt parses the whole project again (about 7 s) when its target folder has no
-    # partial_parse.msgpack: start from the latest run's. dbt checks it (project files, profile,
+    # dbt parses the whole project again (about 8 s) when its target folder has no
+    # partial_parse.msgpack: start from the latest parse, a run's or the project's own
+    # (target/partial_parse.msgpack, from `dbt parse`). dbt checks it (project files, profile,
     # variables) and parses again anything that changed, or everything if the profile did.
-    parsed = [p / PARTIAL_PARSE_FILE for p in reversed(older) if (p / PARTIAL_PARSE_FILE).exists()]
+    parsed = [p / PARTIAL_PARSE_FILE for p in (*older, runs.parent)
+              if (p / PARTIAL_PARSE_FILE).exists()]
     if parsed:
-        shutil.copy2(parsed[0], path / PARTIAL_PARSE_FILE)
+        latest = max(parsed, key=lambda p: p.stat().st_mtime)
+        shutil.copy2(latest, path / PARTIAL_PARSE_FILE)
     for stale in older[: max(0, len(older) - (KEEP_RUN_TARGETS - 1))]:
         shutil.rmtree(stale, ignore_errors=True)
     return path
