@@ -66,7 +66,7 @@ test-slow: install
 	$(VENV)/bin/python -m pytest -m slow
 
 test-spark: install-spark
-	CS_SPARK_PARITY_DATA_TESTS=1 $(VENV)/bin/python -m pytest -m spark
+	CS_SPARK_PARITY_ALL_TESTS=1 $(VENV)/bin/python -m pytest -m spark
 
 lint: install
 	$(VENV)/bin/ruff check orchestration sample_company tests benchmarks
