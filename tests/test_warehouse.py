@@ -76,6 +76,22 @@ def test_a_run_opens_the_file_once_and_its_connections_share_it(tmp_path, opens)
     assert _other_process_can_write(warehouse.build_db)
 
 
+def test_the_kept_database_is_found_under_another_spelling_of_its_path(tmp_path, opens):
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    run_side = Warehouse(warehouse_dir=str(tmp_path / "link"))
+    step_side = Warehouse(warehouse_dir=str(tmp_path / "real" / ".." / "real"))
+    with keep_build_database(run_side.build_db):
+        with step_side.connect() as con:
+            con.execute("create table t as select 1 as a")
+        with run_side.connect(read_only=True) as con:
+            assert con.execute("select count(*) from t").fetchone() == (1,)
+        assert opens == [False]
+        step_side.release()
+        assert _other_process_can_write(tmp_path / "real" / "build.duckdb")
+    assert _KEPT == {}
+
+
 def test_a_write_after_reads_reopens_the_database_for_writing(tmp_path, opens):
     warehouse = Warehouse(warehouse_dir=str(tmp_path))
     with warehouse.connect() as con:

@@ -98,7 +98,7 @@ class Warehouse(dg.ConfigurableResource):
         refuses two configurations of one file in one process); a write request when it was
         opened read-only reopens it for writing. Outside such a run: a new database connection,
         closed with the returned connection."""
-        kept = _KEPT.get(self.build_db)
+        kept = _KEPT.get(_kept_key(self.build_db))
         if kept is None:
             return self.open(read_only)
         return kept.connect(self, read_only)
@@ -115,7 +115,7 @@ class Warehouse(dg.ConfigurableResource):
         from it: DuckDB closes a connection's cursors with it), so that it is checkpointed and
         another process or database can open the file: dbt's step and publish call it first.
         A later :meth:`connect` in the same run opens and keeps it again."""
-        kept = _KEPT.get(self.build_db)
+        kept = _KEPT.get(_kept_key(self.build_db))
         if kept is not None:
             kept.close()
 
@@ -140,15 +140,22 @@ class _KeptDatabase:
             con.close()
 
 
-# build database path -> the database a run keeps open (keep_build_database)
+# build database path (resolved) -> the database a run keeps open (keep_build_database)
 _KEPT: dict[Path, _KeptDatabase] = {}
+
+
+def _kept_key(build_db: Path) -> Path:
+    """One key per file, however its path is spelt (a symlinked folder, ``..``): DuckDB keeps
+    one database instance per file in a process, so a connect under another spelling would
+    otherwise open the file again beside the kept one."""
+    return Path(build_db).resolve()
 
 
 @contextmanager
 def keep_build_database(build_db: Path) -> Iterator[None]:
     """For the block (a refresh run: ``RefreshLock``), :meth:`Warehouse.connect` keeps the build
     database open between steps; it is closed at the end whatever happened."""
-    key = Path(build_db)
+    key = _kept_key(build_db)
     _KEPT[key] = kept = _KeptDatabase()
     try:
         yield
