@@ -274,6 +274,15 @@ def test_a_run_starts_from_the_latest_runs_partial_parse(tmp_path, monkeypatch):
     context = SimpleNamespace(run=SimpleNamespace(run_id="bcdef123-4567"), retry_number=0)
     assert (assets._run_target_path(context) / assets.PARTIAL_PARSE_FILE).read_bytes() == b"parsed"
 
+    # the latest parse removed meanwhile (another refresh's clean-up): no copy, the run goes on
+    def gone(*_args, **_kwargs):
+        raise FileNotFoundError("removed meanwhile")
+
+    monkeypatch.setattr(assets.shutil, "copy2", gone)
+    context = SimpleNamespace(run=SimpleNamespace(run_id="cdef1234-5678"), retry_number=0)
+    path = assets._run_target_path(context)
+    assert path.is_dir() and not (path / assets.PARTIAL_PARSE_FILE).exists()
+
 
 def test_dbt_reuses_its_parse_whatever_the_build_location(tmp_path):
     """The build file and the spill folder are read when dbt connects (the dbt_location plugin),

@@ -16,7 +16,13 @@ attaches the profile's databases, puts the environment's in their place:
   ``config_options`` entry of the profile otherwise; not in ``settings``, which dbt-duckdb
   repeats on every cursor and DuckDB refuses once a query has spilled).
 
-Unset, the profile's defaults apply (``../data/warehouse/`` from ``dbt_project/``).
+Unset (or empty), the profile's defaults apply (``../data/warehouse/`` from ``dbt_project/``).
+
+The variables are read once per DuckDB environment, and dbt-duckdb keeps one environment for
+its process as long as the profile is the same, which it now is whatever the variables say:
+one dbt process builds one location. The pipeline starts a dbt process per call (dagster-dbt's
+subprocess); a caller running dbt in its own process (dbtRunner) twice with another
+``CS_BUILD_DB`` would get the first location again.
 """
 
 from __future__ import annotations

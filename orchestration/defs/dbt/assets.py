@@ -90,7 +90,8 @@ TRANSLATOR = CsDbtTranslator(
 
 @contextmanager
 def _warehouse_env(warehouse: Warehouse) -> Iterator[None]:
-    """Point dbt at the run's build database (profiles.yml reads these variables)."""
+    """Point dbt at the run's build database (read when dbt connects: the profile's
+    ``dbt_location`` plugin, orchestration/lib/dbt_location.py)."""
     with scoped_env(dbt_env(warehouse)):
         yield
 
@@ -103,10 +104,10 @@ DBT_LOG_LEVEL_SETTINGS = ("DBT_LOG_LEVEL_FILE", "DBT_LOG_LEVEL", "DBT_DEBUG")
 
 
 def dbt_env(warehouse: Warehouse) -> dict[str, str]:
-    """The environment of the run's dbt commands: the build database (profiles.yml reads these
-    variables), Spark's folders on the Spark target, and dbt's log file level: info, not dbt's
-    default debug, unless dbt's log level is set otherwise (``DBT_LOG_LEVEL_SETTINGS``;
-    DECISIONS.md, "Running the project")."""
+    """The environment of the run's dbt commands: the build database and spill folder (the
+    profile's ``dbt_location`` plugin reads them when dbt connects), Spark's folders on the
+    Spark target, and dbt's log file level: info, not dbt's default debug, unless dbt's log
+    level is set otherwise (``DBT_LOG_LEVEL_SETTINGS``; DECISIONS.md, "Running the project")."""
     wanted = {
         "CS_BUILD_DB": str(warehouse.build_db),
         "CS_DUCKDB_TEMP_DIR": str(warehouse.warehouse_path / "tmp"),
@@ -269,11 +270,19 @@ def _run_target_path(context: dg.AssetExecutionContext, suffix: str = "") -> Pat
     # partial_parse.msgpack: start from the latest parse, a run's or the project's own
     # (target/partial_parse.msgpack, from `dbt parse`). dbt checks it (project files, profile,
     # variables) and parses again anything that changed, or everything if the profile did.
-    parsed = [p / PARTIAL_PARSE_FILE for p in (*older, runs.parent)
-              if (p / PARTIAL_PARSE_FILE).exists()]
-    if parsed:
-        latest = max(parsed, key=lambda p: p.stat().st_mtime)
-        shutil.copy2(latest, path / PARTIAL_PARSE_FILE)
+    # Another refresh sharing this folder may remove an old run's folder meanwhile: then dbt
+    # parses what it must, and the run goes on.
+    stamped = []
+    for folder in (*older, runs.parent):
+        try:
+            stamped.append(((folder / PARTIAL_PARSE_FILE).stat().st_mtime, folder))
+        except OSError:
+            continue
+    for _, folder in sorted(stamped, key=lambda t: t[0], reverse=True)[:1]:
+        try:
+            shutil.copy2(folder / PARTIAL_PARSE_FILE, path / PARTIAL_PARSE_FILE)
+        except OSError:
+            pass
     for stale in older[: max(0, len(older) - (KEEP_RUN_TARGETS - 1))]:
         shutil.rmtree(stale, ignore_errors=True)
     return path
