@@ -14,7 +14,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterable, Mapping
@@ -203,12 +202,11 @@ def write_mrr_playbook_exports(raw_dir: Path, as_of: dt.date,
 
 def reuse_last_parse(target_path: Path) -> None:
     """Start a dbt target folder from the project's last parse (the session's ``dbt parse``,
-    tests/conftest.py): dbt checks it and parses only what differs (about 4 s, against 12 s
-    for a whole parse), as every refresh does (orchestration/defs/dbt/assets.py)."""
-    parsed = DBT_DIR / "target" / "partial_parse.msgpack"
+    tests/conftest.py), as every refresh does (``start_from_latest_parse``)."""
+    from orchestration.lib.dbt_project import start_from_latest_parse
+
     target_path.mkdir(parents=True, exist_ok=True)
-    if parsed.exists() and not (target_path / parsed.name).exists():
-        shutil.copy2(parsed, target_path / parsed.name)
+    start_from_latest_parse(target_path, [DBT_DIR / "target"])
 
 
 def dbt_build(db_path: Path, target_dir: Path, select: list[str] | None = None,

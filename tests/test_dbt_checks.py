@@ -250,38 +250,40 @@ def test_a_second_connection_after_a_spill_keeps_the_spill_folder(tmp_path):
 
 def test_a_run_starts_from_the_latest_runs_partial_parse(tmp_path, monkeypatch):
     """Each run has its own dbt target folder; without partial_parse.msgpack in it dbt parses
-    the whole project again (about 7 s of every run)."""
+    the whole project again (about 8 s of every run)."""
     import time
     from types import SimpleNamespace
 
     from orchestration.defs.dbt import assets
+    from orchestration.lib import dbt_project
+    from orchestration.lib.dbt_project import PARTIAL_PARSE_FILE
 
     project = tmp_path / "project"
     runs = project / "target" / "runs"
     (runs / "older-0").mkdir(parents=True)
-    (runs / "older-0" / assets.PARTIAL_PARSE_FILE).write_bytes(b"older")
+    (runs / "older-0" / PARTIAL_PARSE_FILE).write_bytes(b"older")
     time.sleep(0.01)
     (runs / "latest-0").mkdir()
-    (runs / "latest-0" / assets.PARTIAL_PARSE_FILE).write_bytes(b"latest")
+    (runs / "latest-0" / PARTIAL_PARSE_FILE).write_bytes(b"latest")
     monkeypatch.setattr(assets, "dbt_project", lambda: SimpleNamespace(project_dir=project))
     context = SimpleNamespace(run=SimpleNamespace(run_id="abcdef12-3456"), retry_number=0)
     path = assets._run_target_path(context)
     assert path == runs / "abcdef12-0"
-    assert (path / assets.PARTIAL_PARSE_FILE).read_bytes() == b"latest"
+    assert (path / PARTIAL_PARSE_FILE).read_bytes() == b"latest"
     # the project's own parse (dbt parse) when it is the latest
     time.sleep(0.01)
-    (project / "target" / assets.PARTIAL_PARSE_FILE).write_bytes(b"parsed")
+    (project / "target" / PARTIAL_PARSE_FILE).write_bytes(b"parsed")
     context = SimpleNamespace(run=SimpleNamespace(run_id="bcdef123-4567"), retry_number=0)
-    assert (assets._run_target_path(context) / assets.PARTIAL_PARSE_FILE).read_bytes() == b"parsed"
+    assert (assets._run_target_path(context) / PARTIAL_PARSE_FILE).read_bytes() == b"parsed"
 
     # the latest parse removed meanwhile (another refresh's clean-up): no copy, the run goes on
     def gone(*_args, **_kwargs):
         raise FileNotFoundError("removed meanwhile")
 
-    monkeypatch.setattr(assets.shutil, "copy2", gone)
+    monkeypatch.setattr(dbt_project.shutil, "copy2", gone)
     context = SimpleNamespace(run=SimpleNamespace(run_id="cdef1234-5678"), retry_number=0)
     path = assets._run_target_path(context)
-    assert path.is_dir() and not (path / assets.PARTIAL_PARSE_FILE).exists()
+    assert path.is_dir() and not (path / PARTIAL_PARSE_FILE).exists()
 
 
 def test_dbt_reuses_its_parse_whatever_the_build_location(tmp_path):
@@ -301,6 +303,7 @@ def test_dbt_reuses_its_parse_whatever_the_build_location(tmp_path):
     target = tmp_path / "target"
     reuse_last_parse(target)  # the first call may parse again what differs; the second must not
     default_build = DBT_DIR / ".." / "data" / "warehouse" / "build.duckdb"
+
     def stamp():
         return default_build.stat().st_mtime_ns if default_build.exists() else None
 

@@ -31,13 +31,10 @@ import os
 from typing import Any
 
 from dbt.adapters.duckdb.plugins import BasePlugin
+from dbt.adapters.duckdb.utils import escape_sql_string
 
 BUILD_DB_ENV = "CS_BUILD_DB"
 TEMP_DIR_ENV = "CS_DUCKDB_TEMP_DIR"
-
-
-def _quoted(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 class Plugin(BasePlugin):
@@ -49,4 +46,5 @@ class Plugin(BasePlugin):
     def configure_connection(self, conn: Any) -> None:
         build_db = os.environ.get(BUILD_DB_ENV)
         if build_db:
-            conn.execute(f"ATTACH {_quoted(build_db)} AS {self.creds.database}")
+            # quoted as dbt-duckdb quotes the profile's own attachment (Attachment.to_sql)
+            conn.execute(f"ATTACH '{escape_sql_string(build_db)}' AS {self.creds.database}")

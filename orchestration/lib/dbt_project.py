@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
 
@@ -43,6 +45,34 @@ def dbt_project() -> DbtProject:
             check=True,
         )
     return project
+
+
+# dbt's saved parse in a target folder: without it dbt parses the whole project (about 12 s
+# here); with it dbt checks it (project files, profile, variables) and parses again only what
+# changed, or everything if the profile or the variables did (about 4 s).
+PARTIAL_PARSE_FILE = "partial_parse.msgpack"
+
+
+def start_from_latest_parse(target_path: Path, folders: Iterable[Path]) -> None:
+    """Copy the newest ``partial_parse.msgpack`` of ``folders`` (dbt target folders) into
+    ``target_path``, unless it has its own parse already. A parse removed meanwhile (another
+    refresh's clean-up of its old target folders) is skipped: dbt then parses what it must."""
+    target = Path(target_path) / PARTIAL_PARSE_FILE
+    if target.exists():
+        return
+    stamped = []
+    for folder in folders:
+        try:
+            stamped.append(((Path(folder) / PARTIAL_PARSE_FILE).stat().st_mtime, Path(folder)))
+        except OSError:
+            continue
+    if not stamped:
+        return
+    _, latest = max(stamped, key=lambda t: t[0])
+    try:
+        shutil.copy2(latest / PARTIAL_PARSE_FILE, target)
+    except OSError:
+        pass
 
 
 # A model's ``meta`` key naming the column by which publish rewrites its table (a month or a

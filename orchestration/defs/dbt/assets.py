@@ -22,7 +22,7 @@ from dagster_dbt import (
 from packaging import version
 
 from orchestration.defs.dbt.checks import DbtTestIndex, DbtTestResults
-from orchestration.lib.dbt_project import dbt_executable, dbt_project
+from orchestration.lib.dbt_project import dbt_executable, dbt_project, start_from_latest_parse
 from orchestration.lib.headline import headline_config, headline_figures, row_count
 from orchestration.lib.killpoints import pause_at
 from orchestration.lib.loader import env_flag
@@ -255,7 +255,6 @@ def build_args() -> list[str]:
 
 
 KEEP_RUN_TARGETS = 5
-PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 
 
 def _run_target_path(context: dg.AssetExecutionContext, suffix: str = "") -> Path:
@@ -266,23 +265,9 @@ def _run_target_path(context: dg.AssetExecutionContext, suffix: str = "") -> Pat
     older = sorted((p for p in runs.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)
     path = runs / f"{context.run.run_id[:8]}-{context.retry_number}{suffix}"
     path.mkdir(parents=True, exist_ok=True)
-    # dbt parses the whole project again (about 8 s) when its target folder has no
-    # partial_parse.msgpack: start from the latest parse, a run's or the project's own
-    # (target/partial_parse.msgpack, from `dbt parse`). dbt checks it (project files, profile,
-    # variables) and parses again anything that changed, or everything if the profile did.
-    # Another refresh sharing this folder may remove an old run's folder meanwhile: then dbt
-    # parses what it must, and the run goes on.
-    stamped = []
-    for folder in (*older, runs.parent):
-        try:
-            stamped.append(((folder / PARTIAL_PARSE_FILE).stat().st_mtime, folder))
-        except OSError:
-            continue
-    for _, folder in sorted(stamped, key=lambda t: t[0], reverse=True)[:1]:
-        try:
-            shutil.copy2(folder / PARTIAL_PARSE_FILE, path / PARTIAL_PARSE_FILE)
-        except OSError:
-            pass
+    # Start from the latest parse, a run's or the project's own (target/, from `dbt parse`),
+    # rather than parse the whole project again.
+    start_from_latest_parse(path, (*older, runs.parent))
     for stale in older[: max(0, len(older) - (KEEP_RUN_TARGETS - 1))]:
         shutil.rmtree(stale, ignore_errors=True)
     return path
