@@ -215,18 +215,19 @@ def test_a_second_run_keeps_what_did_not_change_and_publishes_what_a_new_file_wo
     fresh = tmp_path / "fresh.duckdb"
     write_published_copy(second.build_db, fresh, include_personal=False)
     assert published_content(second.published_db, ()) == published_content(fresh, ())
-    # Every table publish rewrites by partition (incremental models and the models whose meta
-    # names a partition column) has its partitions on record, and the later as-of date rewrote
-    # some of them in place.
+    # Every published table publish rewrites by partition (incremental models and the models
+    # whose meta names a partition column; the intermediate ones are not published) has its
+    # partitions on record, and the later as-of date rewrote some of them in place.
     with duckdb.connect(str(second.published_db), read_only=True) as con:
         on_record = set(con.execute(
             "select distinct schema_name, table_name from raw.published_partitions").fetchall())
-    assert on_record == set(incremental_partitions())
-    incremental = {key for key, column in incremental_partitions().items()
-                   if key[1] in {"int_user_activity_daily", "int_user_feature_activity_monthly",
-                                 "fct_account_usage_daily", "fct_account_health_daily",
+        assert con.execute("select count(*) from duckdb_tables() "
+                           "where schema_name = 'intermediate'").fetchone() == (0,)
+    assert on_record == {key for key in incremental_partitions() if key[0] != "intermediate"}
+    incremental = {key for key in on_record
+                   if key[1] in {"fct_account_usage_daily", "fct_account_health_daily",
                                  "fct_alert_hits", "fct_alert_runs"}}
-    assert len(incremental) == 6
+    assert len(incremental) == 4
     # more tables rewritten by partition than the incremental models: the declared ones too
     assert published["tables_rewritten_by_partition"] > len(incremental)
 
@@ -351,3 +352,62 @@ def test_publish_writes_a_new_file_when_the_previous_one_cannot_start_it(tmp_pat
         con.execute("drop table raw.published_tables")
     assert pub.publish(build, published).from_previous is False
 
+
+
+def test_the_published_file_leaves_the_intermediate_models_out_unless_configured_in(
+        tmp_path, monkeypatch):
+    """The intermediate models stay in the build (DECISIONS.md): a new file and a file started
+    from the previous one both lack them; CS_PUBLISH_INTERMEDIATE=true publishes them, and each
+    switch of the setting writes a new file (the previous one's schemas are not the build's)."""
+    from orchestration.lib import publish as pub
+
+    monkeypatch.delenv("CS_INCLUDE_CONTACT_PERSONAL_DATA", raising=False)
+    monkeypatch.delenv("CS_PUBLISH_INTERMEDIATE", raising=False)
+    build = small_build(tmp_path / "build.duckdb")
+    with duckdb.connect(str(build)) as con:
+        con.execute("create schema intermediate")
+        con.execute("create table intermediate.int_steps as select range as step from range(7)")
+        con.execute("create view intermediate.int_view as select count(*) as n from intermediate.int_steps")
+    published = tmp_path / "out" / "cs_metrics.duckdb"
+    published.parent.mkdir()
+
+    def schemas_and_tables() -> tuple[set, set]:
+        with duckdb.connect(str(published), read_only=True) as con:
+            return ({r[0] for r in con.execute("select schema_name from duckdb_schemas() "
+                                               "where not internal").fetchall()},
+                    {r[0] for r in con.execute("select schema_name || '.' || table_name "
+                                               "from duckdb_tables()").fetchall()})
+
+    first = pub.publish(build, published)
+    schemas, tables = schemas_and_tables()
+    assert first.tables["written"] == 6 and "intermediate" not in schemas
+    assert tables == {"raw.crm_contacts", "raw.quarantine", "raw.load_audit",
+                      "raw.product_usage_events", "marts.m", "marts.daily",
+                      "raw.published_tables", "raw.published_partitions"}
+    with duckdb.connect(str(build)) as con:  # a changed intermediate model changes nothing
+        con.execute("insert into intermediate.int_steps values (99)")
+    assert pub.publish(build, published).tables == {
+        "kept": 6, "appended": 0, "partitions": 0, "written": 0}
+
+    monkeypatch.setenv("CS_PUBLISH_INTERMEDIATE", "true")
+    configured_in = pub.publish(build, published)
+    assert (configured_in.from_previous, configured_in.tables["written"]) == (False, 7)
+    with duckdb.connect(str(published), read_only=True) as con:
+        assert con.execute("select n from intermediate.int_view").fetchone() == (8,)
+    assert pub.publish(build, published).from_previous is True
+
+    monkeypatch.setenv("CS_PUBLISH_INTERMEDIATE", "false")
+    assert pub.publish(build, published).from_previous is False
+    assert "intermediate" not in schemas_and_tables()[0]
+
+    # A published view that reads an intermediate model would not resolve: the audit stops it.
+    with duckdb.connect(str(build)) as con:
+        con.execute("create view marts.steps as select * from intermediate.int_steps")
+    before = sha256(published)
+    try:
+        pub.publish(build, published)
+    except pub.AuditError as exc:
+        assert "marts.steps" in str(exc)
+    else:
+        raise AssertionError("a view over an unpublished schema was published")
+    assert sha256(published) == before

@@ -179,14 +179,22 @@ def test_a_champion_who_left_is_named_by_crm_id_in_the_alerts(marts):
         assert contact == (account_id, match.group(2), match.group(3))
 
 
-def test_personal_columns_outside_the_marts_are_only_the_loaded_exports(marts):
+def test_personal_columns_outside_the_marts_are_only_the_loaded_exports(marts, published_run):
     """The published file also carries the raw layer (quarantine, load audit; README) and the
     staging views over it, with the export columns as delivered. Personal columns there are
-    exactly these (DECISIONS.md, Personal data in the marts); intermediate models hold none, and
-    those of customers' people are empty in the published file (the CSM roster is staff)."""
+    exactly these (DECISIONS.md, Personal data in the marts), and those of customers' people
+    are empty in the published file (the CSM roster is staff). The intermediate models, which
+    stay in the build unless CS_PUBLISH_INTERMEDIATE=true publishes them, hold none."""
     found = marts.execute(
         "select table_schema, table_name, column_name from information_schema.columns "
         "where table_schema <> 'marts' order by all").fetchall()
+    assert "intermediate" not in {s for s, _, _ in found}
+    with duckdb.connect(str(published_run.build_db), read_only=True) as build:
+        intermediate = build.execute(
+            "select table_name, column_name from information_schema.columns "
+            "where table_schema = 'intermediate'").fetchall()
+    assert len({t for t, _ in intermediate}) > 20
+    assert [f"{t}.{c}" for t, c in intermediate if PERSONAL_COLUMN.search(c)] == []
     personal = {f"{s}.{t}.{c}" for s, t, c in found if PERSONAL_COLUMN.search(c)}
     assert personal == {
         "raw.crm_contacts.full_name", "raw.crm_contacts.email", "raw.crm_csm_roster.email",

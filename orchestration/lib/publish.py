@@ -8,18 +8,20 @@ anywhere before the replace leaves the published file exactly as it was; so does
 anywhere (the replace is atomic), and the temporary copy a run killed while publishing leaves
 behind is removed by the next publish.
 
-The build database is never copied byte for byte: the raw columns the export contract marks
-personal (customer contacts' names and emails, product users' emails) are written as NULL, as are
-the raw lines of those tables' quarantined rows, unless personal data is configured in
-(``CS_INCLUDE_CONTACT_PERSONAL_DATA=true``, the same setting as the dbt var). The copy starts
-from one of two places:
+The published file holds the build's raw layer, staging views, seeds (``reference``) and
+marts; the intermediate models stay in the build (``unpublished_schemas``;
+``CS_PUBLISH_INTERMEDIATE=true`` publishes them too). The build database is never copied byte
+for byte: the raw columns the export contract marks personal (customer contacts' names and
+emails, product users' emails) are written as NULL, as are the raw lines of those tables'
+quarantined rows, unless personal data is configured in (``CS_INCLUDE_CONTACT_PERSONAL_DATA=true``,
+the same setting as the dbt var). The copy starts from one of two places:
 
 - a new file, written table by table (the first publish, or whenever the previous one cannot be
   the start): it holds no freed blocks, so nothing removed can be read back from it;
 - a byte copy of the *previous published file*, when its manifest (``raw.published_tables``:
   every table's rows and checksum as published, and whether personal data was in it) says it
-  never held personal data (or it may now), its schemas, tables and views are those of the
-  build, and at most half of it is freed blocks. Only the tables whose checksum changed are
+  never held personal data (or it may now), its schemas, tables and views are those the build
+  publishes, and at most half of it is freed blocks. Only the tables whose checksum changed are
   rewritten there; a table whose first rows (by row id) are exactly the published ones gets only
   its new rows (the appended usage events), a table dbt rewrites by partition (or whose model's
   meta names a partition column: ``dbt_project.incremental_partitions``) only its changed
@@ -47,6 +49,12 @@ from orchestration.lib.runlock import holds_lock, is_running
 
 # Schemas analysts query; every table in them must be non-empty to publish.
 PUBLISHED_SCHEMAS = ("marts",)
+# Schemas of the build database the published file leaves out: the intermediate models are
+# steps of the marts' computation (45 million rows at the benchmark's `medium`, more than the
+# raw layer), not something analysts' queries should bind to, and writing them was about 40% of
+# every publish (DECISIONS.md, "The published file holds the marts, the raw layer, staging and
+# the seeds"). CS_PUBLISH_INTERMEDIATE=true publishes them too.
+INTERMEDIATE_SCHEMAS = ("intermediate",)
 # DuckDB names a file's catalog after the file: dbt builds under this name (profiles.yml) so
 # that its views, which name their catalog, resolve in the published file.
 PUBLISHED_CATALOG = "cs_metrics"
@@ -85,6 +93,18 @@ MAX_FREE_SHARE = 0.5
 def include_personal_data() -> bool:
     """Whether the published file keeps the personal columns (default: no)."""
     return env_flag("CS_INCLUDE_CONTACT_PERSONAL_DATA")
+
+
+def unpublished_schemas() -> tuple[str, ...]:
+    """The build's schemas left out of the published file (default: the intermediate models)."""
+    return () if env_flag("CS_PUBLISH_INTERMEDIATE") else INTERMEDIATE_SCHEMAS
+
+
+def _outside(column: str, schemas: tuple[str, ...]) -> str:
+    """SQL: true where ``column`` (a schema name) is none of ``schemas``."""
+    if not schemas:
+        return "true"
+    return f"{column} not in ({', '.join(literal(s) for s in schemas)})"
 
 
 def personal_columns() -> dict[str, tuple[str, ...]]:
@@ -160,15 +180,17 @@ def audit(db_path: Path) -> dict[str, int]:
 
 
 def _published_values(con: duckdb.DuckDBPyConnection, catalog: str,
-                      masked: dict[str, tuple[str, ...]]) -> dict[tuple[str, str], list[tuple[str, str]]]:
+                      masked: dict[str, tuple[str, ...]], left_out: tuple[str, ...] = ()
+                      ) -> dict[tuple[str, str], list[tuple[str, str]]]:
     """(schema, table) -> (column, the value published for it) for every base table of
-    ``catalog``: the column itself, or NULL for a masked personal column (and for a masked
-    table's raw lines in the quarantine)."""
+    ``catalog`` outside the schemas ``left_out``: the column itself, or NULL for a masked
+    personal column (and for a masked table's raw lines in the quarantine)."""
     tables: dict[tuple[str, str], list[tuple[str, str]]] = {}
     for schema, table, column in con.execute(
         "select c.schema_name, c.table_name, c.column_name from duckdb_columns() c "
         "join duckdb_tables() t using (database_name, schema_name, table_name) "
-        "where c.database_name = ? order by c.schema_name, c.table_name, c.column_index",
+        f"where c.database_name = ? and {_outside('c.schema_name', left_out)} "
+        "order by c.schema_name, c.table_name, c.column_index",
         [catalog],
     ).fetchall():
         value = quote(column)
@@ -193,14 +215,20 @@ def _checksums(con: duckdb.DuckDBPyConnection, source: str, values: list[str],
     ).fetchone()
 
 
-def _schema_of(con: duckdb.DuckDBPyConnection, catalog: str) -> list[tuple]:
-    """Every table and view of ``catalog`` with its definition (publish's own records aside)."""
+def _schema_of(con: duckdb.DuckDBPyConnection, catalog: str, left_out: tuple[str, ...] = ()
+               ) -> list[tuple]:
+    """Every schema, table and view of ``catalog`` outside the schemas ``left_out``, with its
+    definition (publish's own records aside)."""
+    outside = _outside("schema_name", left_out)
     return con.execute(
-        "select 'table', schema_name, table_name, sql from duckdb_tables() where database_name = ? "
+        "select 'schema', schema_name, '', '' from duckdb_schemas() where database_name = ? "
+        f"and not internal and {outside} "
+        "union all select 'table', schema_name, table_name, sql from duckdb_tables() "
+        f"where database_name = ? and {outside} "
         f"and not (schema_name = 'raw' and table_name in {_RECORDS_IN}) "
         "union all select 'view', schema_name, view_name, sql from duckdb_views() "
-        "where database_name = ? and not internal order by all",
-        [catalog, catalog],
+        f"where database_name = ? and not internal and {outside} order by all",
+        [catalog, catalog, catalog],
     ).fetchall()
 
 
@@ -225,12 +253,14 @@ class Previous:
     partitions: dict[tuple[str, str, str], dict[str, tuple[int, str]]]
 
 
-def reusable_manifest(build_db: Path, previous_db: Path, include_personal: bool
-                      ) -> Previous | None:
+def reusable_manifest(build_db: Path, previous_db: Path, include_personal: bool,
+                      left_out: tuple[str, ...] | None = None) -> Previous | None:
     """The manifest of ``previous_db`` when a byte copy of it can start the next published file
-    (module doc), else None."""
+    (module doc), else None. ``left_out``: the build's schemas not published (default
+    :func:`unpublished_schemas`); a previous file that holds one of them is not the start."""
     if not Path(previous_db).exists():
         return None
+    left_out = unpublished_schemas() if left_out is None else tuple(left_out)
     con = duckdb.connect()
     try:
         con.execute(f"attach {literal(str(build_db))} as {PUBLISHED_CATALOG} (read_only)")
@@ -248,7 +278,7 @@ def reusable_manifest(build_db: Path, previous_db: Path, include_personal: bool
                                   "where database_name = 'previous'").fetchone()
         if total and free / total > MAX_FREE_SHARE:
             return None
-        if _schema_of(con, "previous") != _schema_of(con, PUBLISHED_CATALOG):
+        if _schema_of(con, "previous") != _schema_of(con, PUBLISHED_CATALOG, left_out):
             return None
         partitions: dict[tuple[str, str, str], dict[str, tuple[int, str]]] = {}
         # (A file published before the column was recorded fails here: a new file is written.)
@@ -293,14 +323,18 @@ def _partition_of(column: str) -> str:
 
 def write_published_copy(build_db: Path, target: Path, include_personal: bool,
                          previous: Previous | None = None,
-                         partitions: dict[tuple[str, str], str] | None = None) -> CopyReport:
-    """Write every schema, table and view of ``build_db`` into ``target``, with personal columns
-    as NULL unless ``include_personal``, and publish's records of what it wrote. ``target`` is a
-    new file, or (with ``previous``, its manifest) a byte copy of the previous published file,
-    in which only what changed is written. ``partitions``: (schema, table) -> the column by
-    which the table is published by partition (``dbt_project.incremental_partitions``); their
-    changed partitions are rewritten, not the whole table. Returns what it wrote (``CopyReport``)."""
+                         partitions: dict[tuple[str, str], str] | None = None,
+                         left_out: tuple[str, ...] | None = None) -> CopyReport:
+    """Write every schema, table and view of ``build_db`` outside the schemas ``left_out``
+    (default :func:`unpublished_schemas`: the intermediate models) into ``target``, with
+    personal columns as NULL unless ``include_personal``, and publish's records of what it
+    wrote. ``target`` is a new file, or (with ``previous``, its manifest) a byte copy of the
+    previous published file, in which only what changed is written. ``partitions``: (schema,
+    table) -> the column by which the table is published by partition
+    (``dbt_project.incremental_partitions``); their changed partitions are rewritten, not the
+    whole table. Returns what it wrote (``CopyReport``)."""
     masked = {} if include_personal else personal_columns()
+    left_out = unpublished_schemas() if left_out is None else tuple(left_out)
     partitions = partitions or {}
     con = duckdb.connect()
     report = CopyReport()
@@ -313,13 +347,17 @@ def write_published_copy(build_db: Path, target: Path, include_personal: bool,
         if previous is None:
             # Schemas, tables (with their constraints) and views, in dependency order.
             con.execute(f"copy from database {PUBLISHED_CATALOG} to published_copy (schema)")
+            # The schemas left out go again, empty (nothing published reads them: a view that
+            # did would fail the audit).
+            for schema in left_out:
+                con.execute(f"drop schema if exists published_copy.{quote(schema)} cascade")
             for ddl in (MANIFEST_DDL, PARTITIONS_DDL):
                 con.execute(ddl.replace("raw.", "published_copy.raw.", 1))
         before_tables = previous.tables if previous else {}
         before_partitions = previous.partitions if previous else {}
         manifest, partition_rows, touched = [], [], []
         partial: dict[tuple[str, str], tuple[str, str, dict[str, tuple[int, str]]]] = {}
-        for key, columns in _published_values(con, PUBLISHED_CATALOG, masked).items():
+        for key, columns in _published_values(con, PUBLISHED_CATALOG, masked, left_out).items():
             schema, table = key
             started = time.perf_counter()
             source = f"{PUBLISHED_CATALOG}.{quote(schema)}.{quote(table)}"
@@ -424,7 +462,8 @@ def remove_stale_temporaries(published_db: Path) -> list[Path]:
 
 def publish(build_db: Path, published_db: Path,
             partitions: dict[tuple[str, str], str] | None = None) -> PublishResult:
-    """Audit ``build_db`` and swap an audited copy of it in as ``published_db`` (module doc);
+    """Audit ``build_db`` and swap an audited copy of it (its intermediate models aside unless
+    configured in: :func:`unpublished_schemas`) in as ``published_db`` (module doc);
     ``partitions`` as for :func:`write_published_copy`."""
     build_db, published_db = Path(build_db), Path(published_db)
     remove_stale_temporaries(published_db)
@@ -437,11 +476,12 @@ def publish(build_db: Path, published_db: Path,
     tmp = _temporary_path(published_db, os.getpid())
     try:
         tmp.unlink(missing_ok=True)
-        include_personal = include_personal_data()
-        previous = reusable_manifest(build_db, published_db, include_personal)
+        include_personal, left_out = include_personal_data(), unpublished_schemas()
+        previous = reusable_manifest(build_db, published_db, include_personal, left_out)
         if previous is not None:
             shutil.copyfile(published_db, tmp)
-        report = write_published_copy(build_db, tmp, include_personal, previous, partitions)
+        report = write_published_copy(build_db, tmp, include_personal, previous, partitions,
+                                      left_out)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         pause_at("publish", published_db.parent)  # a test hook, inert in production

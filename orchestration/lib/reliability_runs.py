@@ -507,7 +507,7 @@ def readers_during_run(baseline: Baseline, work_dir: Path, readers: int = 10,
     if extra_env is None:
         con = duckdb.connect(str(published), read_only=True)
         try:
-            as_of: date = con.execute("select as_of_date from intermediate.int_as_of_date").fetchone()[0]
+            as_of: date = con.execute("select max(as_of_date) from marts.dim_accounts").fetchone()[0]
         finally:
             con.close()
         extra_env = {"CS_AS_OF_DATE": (as_of - timedelta(days=7)).isoformat()}

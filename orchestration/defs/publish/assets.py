@@ -22,7 +22,8 @@ def build_publish_asset(upstream: Iterable[dg.AssetKey]) -> dg.AssetsDefinition:
         kinds={"duckdb"},
         owners=["team:data-engineering"],
         description=(
-            "`data/warehouse/cs_metrics.duckdb`: an audited copy of the build database, written "
+            "`data/warehouse/cs_metrics.duckdb`: an audited copy of the build database (raw, "
+            "staging, seeds and marts; the intermediate models unless configured in), written "
             "table by table (customers' personal columns empty unless configured in; only the "
             "tables that changed when it starts from the previous published file) and swapped "
             "in atomically. Runs only when every upstream asset and blocking check succeeded; a "
