@@ -28,6 +28,17 @@ def test_docs_sites_describe_the_published_warehouse(published_run, tmp_path):
     finally:
         con.close()
     assert "metrics_retention" in nodes and "grr" in nodes["metrics_retention"]["columns"]
+    # The catalog is the published file's (no intermediate models: they are not published); the
+    # SQL shown is every model's full build, an incremental mart's included (compiled against
+    # an empty database: against the published file it would read the unpublished models).
+    schemas = {n["metadata"]["schema"] for n in catalog["nodes"].values()}
+    assert "intermediate" not in schemas and {"staging", "reference", "marts"} <= schemas
+    manifest = json.loads((sites.dbt.parent / "manifest.json").read_text())
+    compiled = manifest["nodes"]["model.cs_metrics.fct_account_usage_daily"]["compiled_code"]
+    assert "int_user_activity_daily" in compiled and "{{" not in compiled
+    intermediate = [n for n in manifest["nodes"].values()
+                    if n["resource_type"] == "model" and n["schema"] == "intermediate"]
+    assert len(intermediate) > 20 and all(n.get("compiled_code") for n in intermediate)
     stats = nodes["metrics_retention"]["stats"]
     if "row_count" in stats:
         assert stats["row_count"]["value"] == rows

@@ -63,7 +63,7 @@ def test_every_paying_account_has_a_score_on_the_as_of_date(marts, as_of):
 
 
 def test_score_is_the_weighted_mean_of_the_components_with_data(marts, as_of):
-    # the seeds are not published: read the weights from the seed file itself
+    # the weights from the seed file itself, not from the warehouse
     with SEED_COMPONENTS.open() as f:
         weights = {r["component"]: float(r["weight"]) for r in csv.DictReader(f)
                    if r["enabled"] == "true"}

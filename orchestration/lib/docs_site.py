@@ -3,7 +3,9 @@
 * dbt docs (``dbt docs generate --static``): every model, column, test and the lineage graph, in
   one self-contained ``static_index.html``. The catalog (column types, row counts) is read from a
   copy of the published file, so analysts' readers are never blocked and the build file of a
-  running refresh is never touched. Without a published file the site is built without a catalog.
+  running refresh is never touched: it covers what is published (the raw layer, staging, seeds
+  and marts; the intermediate models are documented without it). Without a published file the
+  site is built without a catalog.
 * Great Expectations data docs: every raw table's expectation suite (``expectations/``) and its
   validation result on the published raw tables, as GX renders them. The large tables (checked
   in SQL by the pipeline, never loaded into pandas) get their suite page without a validation.
@@ -43,22 +45,29 @@ class DocsSites:
 
 
 def build_dbt_docs(out_dir: Path, published_db: Path | None) -> Path:
-    """dbt's static docs site; returns the path of its one HTML file."""
+    """dbt's static docs site; returns the path of its one HTML file.
+
+    The SQL shown is compiled against an empty database: every model's full build, whatever
+    the published file holds (its incremental models' compiled SQL would otherwise read the
+    intermediate models, which are not published). The catalog is then read from a copy of the
+    published file (``--no-compile``: the page embeds the compiled manifest)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="cs_docs_") as tmp:
-        env = dict(os.environ)
-        args = [dbt_executable(), "docs", "generate", "--static", "--quiet",
-                "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
-                "--target-path", str(Path(tmp) / "target")]
+        options = ["--quiet", "--project-dir", str(DBT_PROJECT_DIR),
+                   "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(Path(tmp) / "target")]
+        empty = dict(os.environ, CS_BUILD_DB=str(Path(tmp) / "empty.duckdb"),
+                     CS_DUCKDB_TEMP_DIR=str(Path(tmp) / "spill"))
         if published_db is not None and published_db.exists():
+            subprocess.run([dbt_executable(), "compile", *options], check=True, env=empty,
+                           cwd=DBT_PROJECT_DIR)
             copy = Path(tmp) / "catalog.duckdb"
             shutil.copyfile(published_db, copy)
-            env["CS_BUILD_DB"] = str(copy)
+            subprocess.run([dbt_executable(), "docs", "generate", "--static", "--no-compile",
+                            *options], check=True, env=dict(empty, CS_BUILD_DB=str(copy)),
+                           cwd=DBT_PROJECT_DIR)
         else:
-            env["CS_BUILD_DB"] = str(Path(tmp) / "empty.duckdb")
-            args.append("--empty-catalog")
-        env["CS_DUCKDB_TEMP_DIR"] = str(Path(tmp) / "spill")
-        subprocess.run(args, check=True, env=env, cwd=DBT_PROJECT_DIR)
+            subprocess.run([dbt_executable(), "docs", "generate", "--static", "--empty-catalog",
+                            *options], check=True, env=empty, cwd=DBT_PROJECT_DIR)
         target = Path(tmp) / "target"
         for name in ("static_index.html", "index.html", "manifest.json", "catalog.json"):
             if (target / name).exists():

@@ -51,7 +51,7 @@ from orchestration.lib.runlock import holds_lock, is_running
 PUBLISHED_SCHEMAS = ("marts",)
 # Schemas of the build database the published file leaves out: the intermediate models are
 # steps of the marts' computation (45 million rows at the benchmark's `medium`, more than the
-# raw layer), not something analysts' queries should bind to, and writing them was about 40% of
+# raw layer), not something analysts' queries should bind to, and writing them was 40-50% of
 # every publish (DECISIONS.md, "The published file holds the marts, the raw layer, staging and
 # the seeds"). CS_PUBLISH_INTERMEDIATE=true publishes them too.
 INTERMEDIATE_SCHEMAS = ("intermediate",)
