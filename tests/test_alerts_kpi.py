@@ -162,6 +162,7 @@ def test_a_rerun_with_no_hits_clears_that_dates_old_hits(two_runs, tmp_path):
     from pathlib import Path
 
     import tests.conftest as cf
+    from orchestration.lib.warehouse import BUILD_DB_NAME
     from tests.fixtures_support import reuse_last_parse
 
     earlier, as_of, _, _, con = two_runs
@@ -182,7 +183,7 @@ def test_a_rerun_with_no_hits_clears_that_dates_old_hits(two_runs, tmp_path):
                      .fetchone()[0])
     # the second run's build database, beside its published file: int_alert_hits reads
     # intermediate models, which are not published
-    shutil.copyfile(published.with_name("build.duckdb"), build)
+    shutil.copyfile(published.with_name(BUILD_DB_NAME), build)
     env = {**os.environ, "CS_BUILD_DB": str(build), "CS_AS_OF_DATE": as_of.isoformat(),
            "CS_DUCKDB_TEMP_DIR": str(tmp_path / "spill")}
     subprocess.run(
