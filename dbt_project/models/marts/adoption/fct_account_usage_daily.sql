@@ -49,7 +49,8 @@ as_of as (
 
 ),
 
-activity as (
+-- read three times below: inlined on DuckDB rather than materialized (macros/query_hints.sql)
+activity as {{ cs_metrics.inline_cte() }} (
 
     select
         activity.account_id,

@@ -76,7 +76,7 @@ expansion_bookings as (
         sum(case
             when opportunities.currency = '{{ var("reporting_currency", "USD") }}'
                 then opportunities.amount
-            else opportunities.amount * fx_rates.rate_to_reporting
+            else {{ cs_metrics.to_precise_amount('opportunities.amount * fx_rates.rate_to_reporting') }}
         end) as expansion_bookings
     from opportunities
     cross join as_of
@@ -89,6 +89,8 @@ expansion_bookings as (
 ),
 
 -- quotas in the reporting currency, at the rate of the quarter's first month ------------------
+-- (converted amounts are summed in DECIMAL, as the expansion bookings above: a DOUBLE sum's
+-- last bit depends on the order rows reach it, and the marts must not change between runs)
 quota_amounts as (
 
     select
@@ -97,13 +99,13 @@ quota_amounts as (
         sum(case when quotas.quota_type = 'renewal' then
             case
                 when quotas.currency = '{{ var("reporting_currency", "USD") }}' then quotas.amount
-                else quotas.amount * fx_rates.rate_to_reporting
+                else {{ cs_metrics.to_precise_amount('quotas.amount * fx_rates.rate_to_reporting') }}
             end
         end) as renewal_quota,
         sum(case when quotas.quota_type = 'expansion' then
             case
                 when quotas.currency = '{{ var("reporting_currency", "USD") }}' then quotas.amount
-                else quotas.amount * fx_rates.rate_to_reporting
+                else {{ cs_metrics.to_precise_amount('quotas.amount * fx_rates.rate_to_reporting') }}
             end
         end) as expansion_quota
     from quotas
