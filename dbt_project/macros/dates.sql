@@ -4,7 +4,7 @@
     Spark; these wrappers cast back to date so that date columns stay dates and joins on dates
     match. Spark gets its native date functions, which are also the cheapest there. So does
     DuckDB, where dbt's macros go through timestamps and intervals: its date arithmetic on DATE
-    (date + integer, date - date, last_day) gives the same dates five to nine times faster,
+    (date + integer, date - date, last_day) gives the same dates three to nine times faster,
     which counts on the tens of millions of event and user-day rows (DECISIONS.md, Portability,
     "DuckDB gets its own date arithmetic"). -#}
 
