@@ -53,21 +53,23 @@ def build_dbt_docs(out_dir: Path, published_db: Path | None) -> Path:
     published file (``--no-compile``: the page embeds the compiled manifest)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="cs_docs_") as tmp:
-        options = ["--quiet", "--project-dir", str(DBT_PROJECT_DIR),
-                   "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(Path(tmp) / "target")]
         empty = dict(os.environ, CS_BUILD_DB=str(Path(tmp) / "empty.duckdb"),
                      CS_DUCKDB_TEMP_DIR=str(Path(tmp) / "spill"))
+
+        def dbt(*args: str, build_db: Path | None = None) -> None:
+            env = empty if build_db is None else dict(empty, CS_BUILD_DB=str(build_db))
+            subprocess.run(
+                [dbt_executable(), *args, "--quiet", "--project-dir", str(DBT_PROJECT_DIR),
+                 "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(Path(tmp) / "target")],
+                check=True, env=env, cwd=DBT_PROJECT_DIR)
+
         if published_db is not None and published_db.exists():
-            subprocess.run([dbt_executable(), "compile", *options], check=True, env=empty,
-                           cwd=DBT_PROJECT_DIR)
+            dbt("compile")
             copy = Path(tmp) / "catalog.duckdb"
             shutil.copyfile(published_db, copy)
-            subprocess.run([dbt_executable(), "docs", "generate", "--static", "--no-compile",
-                            *options], check=True, env=dict(empty, CS_BUILD_DB=str(copy)),
-                           cwd=DBT_PROJECT_DIR)
+            dbt("docs", "generate", "--static", "--no-compile", build_db=copy)
         else:
-            subprocess.run([dbt_executable(), "docs", "generate", "--static", "--empty-catalog",
-                            *options], check=True, env=empty, cwd=DBT_PROJECT_DIR)
+            dbt("docs", "generate", "--static", "--empty-catalog")
         target = Path(tmp) / "target"
         for name in ("static_index.html", "index.html", "manifest.json", "catalog.json"):
             if (target / name).exists():
