@@ -170,7 +170,9 @@ realized as (
 
 -- ACV: closed-won contracts whose dates cover the as-of date (end date inclusive); length in
 -- whole months (days * 12 / 365.25, rounded, at least 1); amount converted at the rate of
--- the contract's first month
+-- the contract's first month. Each contract's annual value is kept to 6 decimals and summed in
+-- DECIMAL, rounded to the cent last: a DOUBLE sum's last bit depends on the order the rows reach
+-- it, which can move a total on a half cent by a cent (DECISIONS.md, Accounts)
 active_contracts as (
 
     select
@@ -205,7 +207,8 @@ account_acv as (
     select
         account_id,
         count(*) as active_contracts,
-        {{ cs_metrics.to_money('sum(amount_reporting * 12 / contract_length_months)') }} as acv
+        {{ cs_metrics.to_money('sum(' ~ cs_metrics.to_precise_amount(
+            'amount_reporting * 12 / contract_length_months') ~ ')') }} as acv
     from active_contracts
     group by account_id
 
