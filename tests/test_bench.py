@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+import subprocess
 import sys
 import time
 from datetime import date
@@ -204,6 +205,48 @@ def test_results_file_and_report_command(tiny, capsys):
     assert capsys.readouterr().out.strip() == tiny.table.strip()
 
 
+def test_each_runs_marts_are_checksummed(tiny):
+    across = tiny.result["marts_across_runs"]
+    warehouse = tiny.run_dir / "warehouse"
+    full = bench.mart_checksums(tiny.run_dir / bench.FULL_RUN_PUBLISHED_COPY)
+    daily = bench.mart_checksums(warehouse / bench.PUBLISHED_DB_NAME)
+    assert across["pipeline"]["fingerprints"] == [bench.fingerprint(full)]
+    assert across["incremental"]["fingerprints"] == [bench.fingerprint(daily)]
+    assert across["pipeline"]["tables"] == len(full) > 0
+    assert full != daily  # the daily run's day is in its marts
+    # one repetition: nothing to compare, and the table says so
+    assert across["pipeline"]["identical"] is None and bench.marts_identical(tiny.result) is None
+    assert "| marts across repetitions    | not compared (one repetition)" in tiny.table
+
+
+def test_repetitions_that_publish_different_marts_fail_the_benchmark(tiny, monkeypatch, capsys):
+    full = bench.mart_checksums(tiny.run_dir / bench.FULL_RUN_PUBLISHED_COPY)
+    daily = bench.mart_checksums(tiny.run_dir / "warehouse" / bench.PUBLISHED_DB_NAME)
+    same = bench.marts_across_runs([{"pipeline": full, "incremental": daily}] * 3)
+    assert same["pipeline"]["identical"] and same["incremental"]["identical"]
+    assert same["pipeline"]["runs"] == 3 and same["pipeline"]["differing_tables"] == []
+
+    table = sorted(full)[0]
+    changed = dict(full, **{table: (full[table][0], "0")})  # one mart's last bit, say
+    missing = {t: v for t, v in daily.items() if t != table}
+    differ = bench.marts_across_runs([{"pipeline": full, "incremental": daily},
+                                      {"pipeline": changed, "incremental": missing}])
+    assert differ["pipeline"]["identical"] is False and differ["pipeline"]["differing_tables"] == [table]
+    assert differ["incremental"]["differing_tables"] == [table]
+
+    result = json.loads(json.dumps(tiny.result))
+    result["marts_across_runs"] = differ
+    assert bench.marts_identical(result) is False
+    assert f"| marts across repetitions    | DIFFERENT: pipeline {table}; incremental {table}" \
+        in bench.render([result])
+    monkeypatch.setattr(bench, "measure", lambda profile, opts, log: result)
+    assert bench.main(["--profile", "tiny", "--repeat", "2"]) == 1
+    assert "the repetitions published different marts" in capsys.readouterr().err
+    result["marts_across_runs"] = same
+    assert bench.main(["--profile", "tiny", "--repeat", "2"]) == 0
+    assert "| marts across repetitions    | identical (" in capsys.readouterr().out
+
+
 def test_generated_data_is_cached(tiny):
     ready = tiny.dataset.root / bench.READY_FILE
     before = ready.stat().st_mtime_ns
@@ -237,6 +280,33 @@ def test_stage_memory_is_the_child_trees_peak(tmp_path):
     capped = bench.run_stage("capped", [sys.executable, "-c", grow], {}, tmp_path / "capped.log",
                              rss_cap_mb=150)
     assert capped.returncode != 0 and capped.stopped.startswith("memory cap")
+
+
+def test_a_stages_peak_is_its_own_not_the_harness(tmp_path):
+    """A harness that once held 800 MB (as after writing the `large` company's next day) runs a
+    small stage, then a stage whose grandchild holds 300 MB: the first peaks far below 800 MB
+    (``wait4``'s ``ru_maxrss`` gave at least 800: Python's ``vfork`` hands the harness's
+    high-water mark to the child), the second at its grandchild's 300 MB or more."""
+    grandchild = ("import subprocess, sys; subprocess.run([sys.executable, '-c', "
+                  "\"import time; b = bytearray(300 * 2**20); b[::4096] = b'x' * len(b[::4096]); "
+                  "time.sleep(0.5)\"], check=True)")
+    driver = f"""
+import json, sys
+from pathlib import Path
+from orchestration.lib import bench
+b = bytearray(800 * 2**20); b[::4096] = b"x" * len(b[::4096]); del b
+out = Path({str(tmp_path)!r})
+small = bench.run_stage("small", [sys.executable, "-c", "import time; time.sleep(0.5)"], {{}}, out / "small.log")
+deep = bench.run_stage("deep", [sys.executable, "-c", {grandchild!r}], {{}}, out / "deep.log")
+print(json.dumps([small.peak_rss_mb, small.largest_process_rss_mb, deep.peak_rss_mb, deep.largest_process_rss_mb,
+                  deep.returncode]))
+"""
+    done = subprocess.run([sys.executable, "-c", driver], capture_output=True, text=True,
+                          cwd=bench.REPO_ROOT, check=True)
+    small_peak, small_largest, deep_peak, deep_largest, deep_rc = json.loads(done.stdout.splitlines()[-1])
+    assert deep_rc == 0
+    assert 0 < small_largest <= small_peak < 200
+    assert 300 <= deep_largest <= deep_peak < 1200
 
 
 def test_profile_load_times_every_statement_of_a_load(small_company, capsys, monkeypatch):

@@ -18,8 +18,14 @@ peak memory is its own) and the medians are reported:
 4. ``incremental``: the next day's exports (one more day of usage events, ``CS_AS_OF_DATE`` one
    day later) run through the pipeline again, in the same warehouse and Dagster instance.
 
+After each full and each daily run every published mart's checksum is taken
+(``mart_checksums``): the repetitions run the same inputs, so their marts must be identical
+(idempotence, README); the table says whether they were, and the command fails when not.
+
 Peak memory is the resident set of the whole process tree (the pipeline and its dbt child),
-sampled every 0.1 s, and never less than the largest single process's own peak (``wait4``).
+sampled every 0.1 s, and never less than the largest single process's own peak (its ``VmHWM``,
+read at each sample; not ``wait4``'s ``ru_maxrss``, which starts from the harness's own peak:
+``tree_memory``).
 Results go to ``benchmarks/results/<profile>-<date>.json`` and a Markdown table is printed.
 """
 
@@ -48,6 +54,7 @@ import duckdb
 
 from orchestration.lib.bench_stages import export_files
 from orchestration.lib.loader import DEFAULT_MEMORY_LIMIT, literal, memory_limit_setting
+from orchestration.lib.mart_checksums import fingerprint, mart_checksums
 from orchestration.lib.warehouse import PUBLISHED_DB_NAME, REPO_ROOT
 
 BENCH_DIR = REPO_ROOT / "benchmarks"
@@ -242,9 +249,6 @@ def prepare_dataset(profile: Profile, data_dir: Path, log: Callable[[str], None]
 # ============================================================================ processes
 
 
-PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
-
-
 def _children(pid: int) -> list[int]:
     out: list[int] = []
     try:
@@ -256,21 +260,31 @@ def _children(pid: int) -> list[int]:
     return out
 
 
-def tree_rss_bytes(pid: int) -> int:
-    """Resident memory of a process and all its descendants, now."""
-    total, todo, seen = 0, [pid], set()
+def tree_memory(pid: int) -> tuple[int, dict[int, int]]:
+    """A process and all its descendants, now: their resident memory together (bytes), and each
+    one's own peak resident memory since it started its program (``VmHWM``, bytes, by pid).
+
+    ``VmHWM`` and not ``wait4``'s ``ru_maxrss``: Linux carries the high-water mark of the memory
+    a process leaves at ``exec`` into ``ru_maxrss``, and Python starts children with ``vfork``,
+    so a child's ``ru_maxrss`` is at least the harness's own peak (4.5 GB once the harness had
+    written the ``large`` company's next-day events with DuckDB: every stage of that run, the
+    floor included, then "peaked" at 4,529 MB)."""
+    total, peaks, todo, seen = 0, {}, [pid], set()
     while todo:
         p = todo.pop()
         if p in seen:
             continue
         seen.add(p)
         try:
-            with open(f"/proc/{p}/statm") as fh:
-                total += int(fh.read().split()[1]) * PAGE_SIZE
-        except OSError:
+            with open(f"/proc/{p}/status") as fh:
+                fields = dict(line.split(":", 1) for line in fh if line.startswith(("VmRSS", "VmHWM")))
+        except (OSError, ValueError):
             continue
+        if "VmRSS" in fields:  # a kernel thread or a zombie has neither
+            total += int(fields["VmRSS"].split()[0]) * 1024
+            peaks[p] = int(fields["VmHWM"].split()[0]) * 1024
         todo.extend(_children(p))
-    return total
+    return total, peaks
 
 
 @dataclass
@@ -282,7 +296,7 @@ class StageRun:
     returncode: int
     spawned: float  # epoch seconds
     peak_rss_mb: float  # the whole tree, sampled; at least the largest process's own peak
-    largest_process_rss_mb: float  # wait4's ru_maxrss: the largest single process of the tree
+    largest_process_rss_mb: float  # the largest single process's own peak (VmHWM, sampled)
     samples: list[tuple[float, float]] = field(repr=False)  # (epoch, tree MB)
     log: Path | None = None
     stopped: str | None = None  # "memory cap" / "timeout" when the harness killed it
@@ -311,6 +325,7 @@ def run_stage(
     """Run ``argv`` as a new process group, sample its tree's memory, wait for it."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     samples: list[tuple[float, float]] = []
+    process_peaks: dict[int, int] = {}  # pid -> its VmHWM at the last sample, bytes
     stopped: list[str] = []
     done = threading.Event()
     with open(log_path, "wb") as log:
@@ -323,7 +338,9 @@ def run_stage(
 
         def sample() -> None:
             while not done.is_set():
-                mb = tree_rss_bytes(proc.pid) / 2**20
+                total, peaks = tree_memory(proc.pid)
+                process_peaks.update(peaks)
+                mb = total / 2**20
                 now = time.time()
                 samples.append((now, mb))
                 reason = None
@@ -340,7 +357,7 @@ def run_stage(
         sampler = threading.Thread(target=sample, name=f"rss-{name}", daemon=True)
         sampler.start()
         try:
-            _, status, usage = os.wait4(proc.pid, 0)
+            _, status = os.waitpid(proc.pid, 0)
         except BaseException:
             _kill_group(proc.pid)
             raise
@@ -350,7 +367,7 @@ def run_stage(
         proc.returncode = os.waitstatus_to_exitcode(status)
         sampler.join()
         _kill_group(proc.pid)  # nothing of the stage may outlive it
-    largest = usage.ru_maxrss / 1024  # KiB on Linux
+    largest = max(process_peaks.values(), default=0) / 2**20
     report = None
     if report_path is not None and report_path.exists():
         report = json.loads(report_path.read_text())
@@ -679,6 +696,7 @@ def measure(profile: Profile, opts: Options, log: Callable[[str], None] = print)
                          env, logs / "pipeline.log", run_dir / "pipeline.json")
         _require(full, "pipeline (full refresh)")
         log(f"{tag} pipeline {full.wall_seconds:.2f} s, peak {full.peak_rss_mb:,.0f} MB")
+        full_marts = mart_checksums(warehouse / PUBLISHED_DB_NAME)  # not timed
 
         baseline_out = run_dir / "baseline"
         pandas = run_stage(
@@ -717,6 +735,7 @@ def measure(profile: Profile, opts: Options, log: Callable[[str], None] = print)
             raise BenchError(f"incremental run: marts end on {latest}, expected {ds.next_day}")
         log(f"{tag} incremental {incremental.wall_seconds:.2f} s, peak "
             f"{incremental.peak_rss_mb:,.0f} MB")
+        incremental_marts = mart_checksums(warehouse / PUBLISHED_DB_NAME)
 
         runs.append({
             "floor": floor_figures(floor),
@@ -724,6 +743,7 @@ def measure(profile: Profile, opts: Options, log: Callable[[str], None] = print)
             "pandas": {"seconds": pandas.wall_seconds, "peak_rss_mb": pandas.peak_rss_mb,
                        "status": pandas_status, "comparison": comparison},
             "incremental": pipeline_figures(incremental),
+            "marts": {"pipeline": full_marts, "incremental": incremental_marts},
         })
         if not opts.keep_runs:
             shutil.rmtree(run_dir)
@@ -788,8 +808,37 @@ def summarize(profile: Profile, ds: Dataset, runs: list[dict[str, Any]], opts: O
         "pandas": pandas,
         "incremental": pipeline_summary("incremental"),
     }
+    result["marts_across_runs"] = marts_across_runs([r["marts"] for r in runs])
     result["ratios"] = ratios(result)
     return result
+
+
+def marts_across_runs(marts: list[dict[str, dict[str, tuple[int, str]]]]) -> dict[str, Any]:
+    """Whether the repetitions published identical marts, per kind of run (``pipeline``: the
+    full refreshes, ``incremental``: the daily runs). Each item of ``marts`` is one repetition's
+    ``{kind: mart_checksums(...)}``. ``identical`` is None with fewer than two repetitions;
+    ``differing_tables`` names every mart whose rows or checksum are not the same in all."""
+    out = {}
+    for kind in ("pipeline", "incremental"):
+        per_run = [m[kind] for m in marts]
+        tables = sorted(set().union(*per_run)) if per_run else []
+        differing = [t for t in tables if len({tuple(m.get(t, ())) for m in per_run}) > 1]
+        out[kind] = {
+            "runs": len(per_run),
+            "tables": len(tables),
+            "identical": None if len(per_run) < 2 else not differing,
+            "differing_tables": differing,
+            "fingerprints": [fingerprint(m) for m in per_run],
+        }
+    return out
+
+
+def marts_identical(result: dict[str, Any]) -> bool | None:
+    """True when every kind of run published identical marts in every repetition, False when
+    any differed, None when not compared (one repetition, or a results file from before)."""
+    kinds = (result.get("marts_across_runs") or {}).values()
+    verdicts = [k["identical"] for k in kinds if k["identical"] is not None]
+    return None if not verdicts else all(verdicts)
 
 
 def ratios(result: dict[str, Any]) -> dict[str, Any]:
@@ -859,6 +908,22 @@ def _yes(ok: bool) -> str:
     return "yes" if ok else "NO"
 
 
+def _idempotence_row(r: dict[str, Any]) -> list[str]:
+    across = r.get("marts_across_runs")
+    verdict = marts_identical(r)
+    if verdict is None:
+        value = "not compared" + (" (one repetition)" if across else "")
+    elif verdict:
+        value = (f"identical ({across['pipeline']['tables']} marts, "
+                 f"{across['pipeline']['runs']} full + {across['incremental']['runs']} daily runs)")
+    else:
+        value = "DIFFERENT: " + "; ".join(
+            f"{kind} {', '.join(k['differing_tables'])}" for kind, k in across.items()
+            if k["differing_tables"])
+    return ["marts across repetitions", value, "identical (same inputs)",
+            "" if verdict is None else _yes(verdict)]
+
+
 def render(results: Sequence[dict[str, Any]]) -> str:
     """The Markdown tables: per profile the stages and the ratios, then the growth."""
     from tabulate import tabulate
@@ -915,6 +980,7 @@ def render(results: Sequence[dict[str, Any]]) -> str:
             ["pandas figures = marts", "equal" if equal else
              ("not compared" if not r["pandas"]["finished"] else "DIFFERENT"),
              "MRR movements, quarterly GRR/NRR, DAU/MAU", _yes(equal or not r["pandas"]["finished"])],
+            _idempotence_row(r),
         ]
         ratio_table = tabulate(ratio_rows, headers=["ratio", "value", "target (at medium)", "met"],
                                tablefmt="github", disable_numparse=True)
@@ -1000,6 +1066,11 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print()
     print(render(results))
+    differing = [r["profile"] for r in results if marts_identical(r) is False]
+    if differing:
+        print(f"benchmark failed: the repetitions published different marts from the same inputs "
+              f"({', '.join(differing)}; marts_across_runs in the results file)", file=sys.stderr)
+        return 1
     return 0
 
 
