@@ -266,7 +266,17 @@ def test_growth_compares_time_with_data(tiny):
     assert rows["pipeline"]["time_ratio"] == pytest.approx(3) and not rows["pipeline"]["no_faster_than_data"]
     assert rows["floor"]["time_ratio"] == pytest.approx(1.5) and rows["floor"]["no_faster_than_data"]
     assert rows["pipeline"]["data_ratio"] == pytest.approx(2)
+    assert rows["pandas"]["no_faster_than_data"] is not None
     assert "### growth" in bench.render([tiny.result, bigger])
+    # a baseline stopped at the memory cap has no time to grow: its row says so
+    bigger["pandas"]["finished"] = False
+    bigger["pandas"]["status"] = ["did not finish: memory cap (18,280 MB > 18,079 MB)",
+                                  "did not finish: memory cap (18,161 MB > 18,079 MB)", "finished"]
+    rows = {g["stage"]: g for g in bench.growth([bigger, tiny.result])}
+    assert rows["pandas"]["no_faster_than_data"] is None and rows["pipeline"]["no_faster_than_data"] is False
+    table = bench.render([tiny.result, bigger])
+    assert "| pandas notebook baseline (did not finish: memory cap, 2 of 3 runs) |" in table
+    assert "| n/a (did not finish)" in table
 
 
 def test_stage_memory_is_the_child_trees_peak(tmp_path):
