@@ -821,7 +821,7 @@ def marts_across_runs(marts: list[dict[str, dict[str, tuple[int, str]]]]) -> dic
     out = {}
     for kind in ("pipeline", "incremental"):
         per_run = [m[kind] for m in marts]
-        tables = sorted(set().union(*per_run)) if per_run else []
+        tables = sorted(set().union(*per_run))
         differing = [t for t in tables if len({tuple(m.get(t, ())) for m in per_run}) > 1]
         out[kind] = {
             "runs": len(per_run),
