@@ -15,7 +15,7 @@ import shutil
 import subprocess
 import sys
 import time
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from types import SimpleNamespace
@@ -253,6 +253,39 @@ def test_generated_data_is_cached(tiny):
     again = bench.prepare_dataset(bench.PROFILES["tiny"], tiny.root / "data")
     assert again.root == tiny.dataset.root and ready.stat().st_mtime_ns == before
     assert tiny.dataset.key.startswith("v1.0-") and "-a30-u0.1-s7" in tiny.dataset.key
+
+
+def test_next_day_is_written_under_the_memory_limit(tiny, tmp_path, monkeypatch):
+    """The next morning's events come from DuckDB in the harness's own process: it runs under the
+    limit given (unlimited, it took 4.5 GB at ``large``), spills beside the output, and leaves
+    nothing behind."""
+    settings = {}
+    connect = bench.duckdb.connect
+
+    class Recorded:
+        def __init__(self, con):
+            self.con = con
+
+        def execute(self, *args, **kwargs):
+            return self.con.execute(*args, **kwargs)
+
+        def close(self):
+            settings.update(zip(("memory_limit", "temp_directory"), self.con.execute(
+                "select current_setting('memory_limit'), current_setting('temp_directory')"
+            ).fetchone(), strict=True))
+            self.con.close()
+
+    monkeypatch.setattr(bench.duckdb, "connect", lambda *a, **k: Recorded(connect(*a, **k)))
+    raw = tiny.dataset.root / "raw"
+    out = tmp_path / "raw_next_day"
+    last_day, new_day, added = bench.append_next_day(raw, out, "300MB")
+    assert settings["memory_limit"] in ("286.1 MiB", "300.0 MB")
+    assert Path(settings["temp_directory"]) == tmp_path / "raw_next_day.tmp"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["raw_next_day"]
+    events = f"read_parquet('{raw / 'product' / 'usage_events.parquet'}')"
+    (last_day_events,) = connect().execute(
+        f"select count(*) from {events} where cast(event_at as date) = '{last_day}'").fetchone()
+    assert new_day == last_day + timedelta(days=1) and added == last_day_events > 0
 
 
 def test_growth_compares_time_with_data(tiny):
