@@ -28,8 +28,10 @@ metric_values as (
         metric,
         metric_order,
         higher_is_better,
-        metric_value,
-        {{ columns | join(',\n        ') }}
+        metric_value
+        {%- for column in columns %},
+        {{ column }}
+        {%- endfor %}
     from {{ ref('int_account_benchmark_values') }}
 
 ),
