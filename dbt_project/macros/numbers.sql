@@ -46,3 +46,24 @@
     cast({{ cs_metrics.exact_weighted_sum(value, weight) }} as double)
         / nullif(cast(sum(case when {{ value }} is not null then {{ weight }} end) as double), 0)
 {%- endmacro %}
+
+{#- An amount in the reporting currency (var reporting_currency): as it is when it is already in
+    it, else amount x rate, rounded as the caller needs: 'money' (to the cent, to_money) for an
+    amount shown as such, 'precise' (6 decimals, to_precise_amount) for one summed afterwards,
+    none for one divided or scaled before it is rounded. The same in every model, so a line,
+    an invoice and an opportunity convert alike. -#}
+{% macro to_reporting_currency(amount, currency, rate, rounding=none) -%}
+    {%- set converted = amount ~ ' * ' ~ rate -%}
+    case
+        when {{ currency }} = '{{ var("reporting_currency", "USD") }}' then {{ amount }}
+        else {% if rounding == 'money' -%}
+            {{ cs_metrics.to_money(converted) }}
+        {%- elif rounding == 'precise' -%}
+            {{ cs_metrics.to_precise_amount(converted) }}
+        {%- elif rounding is none -%}
+            {{ converted }}
+        {%- else -%}
+            {{ exceptions.raise_compiler_error("to_reporting_currency: rounding must be 'money', 'precise' or none, not '" ~ rounding ~ "'") }}
+        {%- endif %}
+    end
+{%- endmacro %}

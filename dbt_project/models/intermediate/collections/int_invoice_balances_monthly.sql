@@ -3,7 +3,6 @@
     still outstanding that day, from the payments dated on or before it (not from today's
     status), and how many days overdue it was then, with its age bucket. The receivables of a
     past month-end are the rows of that month (DECISIONS.md, Collections). -#}
-{%- set reporting_currency = var('reporting_currency', 'USD') -%}
 with
 
 as_of as (
@@ -146,10 +145,9 @@ final as (
         outstanding_amount,
 
         -- in the reporting currency (rate of the invoice month, as fct_invoices)
-        case
-            when currency = '{{ reporting_currency }}' then outstanding_amount
-            else {{ cs_metrics.to_money('outstanding_amount * cast(fx_rate_to_reporting as decimal(16, 8))') }}
-        end as outstanding_amount_reporting
+        {{ cs_metrics.to_reporting_currency(
+            'outstanding_amount', 'currency', 'cast(fx_rate_to_reporting as decimal(16, 8))', 'money'
+        ) }} as outstanding_amount_reporting
 
     from balances
     where outstanding_amount > 0

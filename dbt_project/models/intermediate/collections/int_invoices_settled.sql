@@ -209,10 +209,9 @@ final as (
         '{{ reporting_currency }}' as reporting_currency,
         cast(fx_rate_to_reporting as double) as fx_rate_to_reporting,
         {%- for column in ['total_amount', 'amount_due', 'amount_paid', 'outstanding_amount'] %}
-        case
-            when currency = '{{ reporting_currency }}' then {{ column }}
-            else {{ cs_metrics.to_money(column ~ ' * cast(fx_rate_to_reporting as decimal(16, 8))') }}
-        end as {{ column }}_reporting{{ ',' if not loop.last }}
+        {{ cs_metrics.to_reporting_currency(
+            column, 'currency', 'cast(fx_rate_to_reporting as decimal(16, 8))', 'money'
+        ) }} as {{ column }}_reporting{{ ',' if not loop.last }}
         {%- endfor %}
 
     from converted

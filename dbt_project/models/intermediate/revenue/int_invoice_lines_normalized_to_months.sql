@@ -125,11 +125,10 @@ converted as (
     select
         with_period_months.*,
         fx_rates.rate_to_reporting as fx_rate_to_reporting,
-        case
-            when with_period_months.currency = '{{ var("reporting_currency", "USD") }}'
-                then with_period_months.net_amount
-            else {{ cs_metrics.to_money('with_period_months.net_amount * fx_rates.rate_to_reporting') }}
-        end as net_amount_reporting
+        {{ cs_metrics.to_reporting_currency(
+            'with_period_months.net_amount', 'with_period_months.currency',
+            'fx_rates.rate_to_reporting', 'money'
+        ) }} as net_amount_reporting
     from with_period_months
     left join fx_rates
         on with_period_months.currency = fx_rates.currency

@@ -178,11 +178,9 @@ active_contracts as (
     select
         opportunities.account_id,
         opportunities.opportunity_id,
-        case
-            when opportunities.currency = '{{ var("reporting_currency", "USD") }}'
-                then opportunities.amount
-            else opportunities.amount * fx_rates.rate_to_reporting
-        end as amount_reporting,
+        {{ cs_metrics.to_reporting_currency(
+            'opportunities.amount', 'opportunities.currency', 'fx_rates.rate_to_reporting'
+        ) }} as amount_reporting,
         greatest(
             1,
             cast(round(

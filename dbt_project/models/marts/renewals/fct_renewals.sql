@@ -73,11 +73,9 @@ contracts as (
         end as arr_grace_day,
         as_of.as_of_date as arr_as_of_day,
         -- contract ACV: amount per contract year, at the contract start month's rate
-        case
-            when opportunities.currency = '{{ var("reporting_currency", "USD") }}'
-                then opportunities.amount
-            else opportunities.amount * fx_rates.rate_to_reporting
-        end / opportunities.contract_length_years as contract_acv
+        {{ cs_metrics.to_reporting_currency(
+            'opportunities.amount', 'opportunities.currency', 'fx_rates.rate_to_reporting'
+        ) }} / opportunities.contract_length_years as contract_acv
     from opportunities
     left join fx_rates
         on opportunities.currency = fx_rates.currency

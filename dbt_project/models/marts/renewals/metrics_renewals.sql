@@ -73,11 +73,9 @@ expansion_bookings as (
     select
         {{ cs_metrics.quarter_start('opportunities.close_date') }} as quarter_start,
         opportunities.owner_id,
-        sum(case
-            when opportunities.currency = '{{ var("reporting_currency", "USD") }}'
-                then opportunities.amount
-            else {{ cs_metrics.to_precise_amount('opportunities.amount * fx_rates.rate_to_reporting') }}
-        end) as expansion_bookings
+        sum({{ cs_metrics.to_reporting_currency(
+            'opportunities.amount', 'opportunities.currency', 'fx_rates.rate_to_reporting', 'precise'
+        ) }}) as expansion_bookings
     from opportunities
     cross join as_of
     left join fx_rates
@@ -97,16 +95,14 @@ quota_amounts as (
         quotas.quarter_start,
         quotas.owner_id,
         sum(case when quotas.quota_type = 'renewal' then
-            case
-                when quotas.currency = '{{ var("reporting_currency", "USD") }}' then quotas.amount
-                else {{ cs_metrics.to_precise_amount('quotas.amount * fx_rates.rate_to_reporting') }}
-            end
+            {{ cs_metrics.to_reporting_currency(
+                'quotas.amount', 'quotas.currency', 'fx_rates.rate_to_reporting', 'precise'
+            ) }}
         end) as renewal_quota,
         sum(case when quotas.quota_type = 'expansion' then
-            case
-                when quotas.currency = '{{ var("reporting_currency", "USD") }}' then quotas.amount
-                else {{ cs_metrics.to_precise_amount('quotas.amount * fx_rates.rate_to_reporting') }}
-            end
+            {{ cs_metrics.to_reporting_currency(
+                'quotas.amount', 'quotas.currency', 'fx_rates.rate_to_reporting', 'precise'
+            ) }}
         end) as expansion_quota
     from quotas
     left join fx_rates
