@@ -161,9 +161,8 @@ user_activity_spans as (
 
 -- a user's active days at most 28 (7) days apart join into one stretch counted in MAU (WAU):
 -- it starts on an active day with no active day in the 28 (7) days before, and stops counting
--- 28 (7) days after an active day with none in the 28 (7) days after; only the user-days where
--- a stretch starts or ends are kept (a tenth of them on the sample company)
-span_boundaries as (
+-- 28 (7) days after an active day with none in the 28 (7) days after
+span_edges as (
 
     select
         account_id,
@@ -177,10 +176,15 @@ span_boundaries as (
         next_activity_date is null
             or next_activity_date > {{ cs_metrics.add_days('activity_date', 7) }} as ends_wau
     from user_activity_spans
-    where previous_activity_date is null
-        or next_activity_date is null
-        or {{ cs_metrics.add_days('previous_activity_date', 7) }} < activity_date
-        or next_activity_date > {{ cs_metrics.add_days('activity_date', 7) }}
+
+),
+
+-- only the user-days where a stretch starts or ends (a tenth of them on the sample company); a
+-- MAU stretch starts (ends) where a WAU one does, so the WAU flags select them all
+span_boundaries as (
+
+    select * from span_edges
+    where starts_wau or ends_wau
 
 ),
 
