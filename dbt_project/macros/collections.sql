@@ -47,6 +47,26 @@
     end
 {%- endmacro %}
 
+{#- The bucket columns of the collection marts, for their data tests (so that the tests follow
+    the var): each bucket's column for each prefix, bucket by bucket, e.g. ['overdue_amount']
+    gives overdue_amount_1_30, overdue_amount_31_60, overdue_amount_61_90, overdue_amount_90_plus.
+    -#}
+{% macro collections_age_bucket_columns(prefixes) -%}
+    {%- set columns = [] -%}
+    {%- for bucket in cs_metrics.collections_age_buckets() -%}
+        {%- for prefix in prefixes -%}
+            {%- do columns.append(prefix ~ '_' ~ bucket.suffix) -%}
+        {%- endfor -%}
+    {%- endfor -%}
+    {{ return(columns) }}
+{%- endmacro %}
+
+{#- The sum of a prefix's bucket columns, e.g. (overdue_amount_1_30 + ... + overdue_amount_90_plus),
+    for the test that the buckets add up to the whole. -#}
+{% macro collections_age_bucket_sum(prefix) -%}
+    ({{ cs_metrics.collections_age_bucket_columns([prefix]) | join(' + ') }})
+{%- endmacro %}
+
 {#- The bucket labels, for accepted_values tests. -#}
 {% macro collections_age_bucket_labels() -%}
     {%- set labels = [] -%}
