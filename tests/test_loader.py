@@ -11,7 +11,7 @@ import duckdb
 import pytest
 
 from orchestration.lib.contract import TABLES, get_table, render_markdown
-from orchestration.lib.loader import ExportError, SourceMapping, load_table
+from orchestration.lib.loader import ExportError, SourceMapping, connect, load_table
 
 ACCOUNTS_HEADER = "account_id,account_name,segment,industry,region,owner_csm_id,created_date\n"
 
@@ -491,3 +491,24 @@ def test_trimmed_text_equals_nullif_trim_for_every_code_point():
     assert total == 6 * (1114111 - 2048) + 17
     assert differ == 0
     assert trimmed > 17 * 4  # the space separators were in it, and trimmed
+
+
+def test_connect_sets_the_memory_limit_and_the_spill_folder(tmp_path):
+    """A file connection spills to tmp beside the file; an in-memory one (publish, the bench's
+    next-day writer) to the folder it is given, which it must be given."""
+    def settings(con):
+        try:
+            limit, spill = con.execute(
+                "select current_setting('memory_limit'), current_setting('temp_directory')"
+            ).fetchone()
+            return limit, Path(spill)
+        finally:
+            con.close()
+
+    limit, spill = settings(connect(tmp_path / "w" / "build.duckdb", "300MB"))
+    assert limit in ("286.1 MiB", "300.0 MB") and spill == tmp_path / "w" / "tmp"
+    limit, spill = settings(connect(None, "300MB", temp_dir=tmp_path / "spill"))
+    assert limit in ("286.1 MiB", "300.0 MB") and spill == tmp_path / "spill"
+    assert (tmp_path / "spill").is_dir()
+    with pytest.raises(ValueError, match="temp_dir"):
+        connect(None, "300MB")

@@ -53,7 +53,7 @@ from typing import Any
 import duckdb
 
 from orchestration.lib.bench_stages import export_files
-from orchestration.lib.loader import DEFAULT_MEMORY_LIMIT, literal, memory_limit_setting
+from orchestration.lib.loader import DEFAULT_MEMORY_LIMIT, connect, literal, memory_limit_setting
 from orchestration.lib.mart_checksums import fingerprint, mart_checksums
 from orchestration.lib.warehouse import PUBLISHED_DB_NAME, REPO_ROOT
 
@@ -177,11 +177,8 @@ def append_next_day(raw: Path, out: Path, memory_limit: str = DEFAULT_MEMORY_LIM
     src = raw / "product" / "usage_events.parquet"
     dst = out / "product" / "usage_events.parquet"
     spill = out.parent / f"{out.name}.tmp"
-    spill.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect()
+    con = connect(None, memory_limit, temp_dir=spill)
     try:
-        con.execute(f"set memory_limit = {literal(memory_limit)}")
-        con.execute(f"set temp_directory = {literal(str(spill))}")
         (last_day,) = con.execute(
             f"select max(cast(event_at as date)) from read_parquet({literal(str(src))})"
         ).fetchone()

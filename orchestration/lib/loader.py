@@ -1013,12 +1013,20 @@ def memory_limit_setting() -> str:
     return os.environ.get("CS_DUCKDB_MEMORY_LIMIT", "").strip() or DEFAULT_MEMORY_LIMIT
 
 
-def connect(db_path: Path, memory_limit: str = DEFAULT_MEMORY_LIMIT) -> duckdb.DuckDBPyConnection:
-    db_path = Path(db_path)
-    db_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = db_path.parent / "tmp"
-    tmp.mkdir(exist_ok=True)
-    con = duckdb.connect(str(db_path))
+def connect(db_path: Path | None, memory_limit: str = DEFAULT_MEMORY_LIMIT,
+            temp_dir: Path | None = None) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection under ``memory_limit`` that spills what does not fit to ``temp_dir``
+    (default: ``tmp`` beside ``db_path``). ``db_path`` None: an in-memory database (which
+    attaches files itself), then ``temp_dir`` is required."""
+    if db_path is None:
+        if temp_dir is None:
+            raise ValueError("an in-memory connection needs a temp_dir to spill to")
+    else:
+        db_path = Path(db_path)
+        db_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(temp_dir) if temp_dir is not None else db_path.parent / "tmp"
+    tmp.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(":memory:" if db_path is None else str(db_path))
     con.execute(f"set memory_limit = {literal(memory_limit)}")
     try:
         con.execute(f"set temp_directory = {literal(str(tmp))}")

@@ -44,7 +44,7 @@ import duckdb
 
 from orchestration.lib.contract import TABLES
 from orchestration.lib.killpoints import pause_at
-from orchestration.lib.loader import env_flag, literal, memory_limit_setting, quote
+from orchestration.lib.loader import connect, env_flag, literal, memory_limit_setting, quote
 from orchestration.lib.runlock import holds_lock, is_running
 
 # Schemas analysts query; every table in them must be non-empty to publish.
@@ -336,12 +336,10 @@ def write_published_copy(build_db: Path, target: Path, include_personal: bool,
     masked = {} if include_personal else personal_columns()
     left_out = unpublished_schemas() if left_out is None else tuple(left_out)
     partitions = partitions or {}
-    con = duckdb.connect()
+    # The pipeline's memory limit; what does not fit spills beside the published file.
+    con = connect(None, memory_limit_setting(), temp_dir=Path(target).parent / "tmp")
     report = CopyReport()
     try:
-        # The pipeline's memory limit; what does not fit spills beside the published file.
-        con.execute(f"set memory_limit = {literal(memory_limit_setting())}")
-        con.execute(f"set temp_directory = {literal(str(Path(target).parent / 'tmp'))}")
         con.execute(f"attach {literal(str(build_db))} as {PUBLISHED_CATALOG} (read_only)")
         con.execute(f"attach {literal(str(target))} as published_copy")
         if previous is None:
