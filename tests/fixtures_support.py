@@ -211,8 +211,8 @@ def reuse_last_parse(target_path: Path) -> None:
 
 def dbt_build(db_path: Path, target_dir: Path, select: list[str] | None = None,
               dbt_vars: Mapping[str, object] | None = None, command: str = "build",
-              indirect_selection: str = "buildable", exclude: list[str] | None = None
-              ) -> subprocess.CompletedProcess:
+              indirect_selection: str = "buildable", exclude: list[str] | None = None,
+              full_refresh: bool = False) -> subprocess.CompletedProcess:
     """Run ``dbt <command>`` on the DuckDB file ``db_path`` (already loaded into ``raw``).
 
     Target and log folders go under ``target_dir`` so parallel runs never share state. With a
@@ -238,6 +238,8 @@ def dbt_build(db_path: Path, target_dir: Path, select: list[str] | None = None,
         args += ["--select", *select, "--indirect-selection", indirect_selection]
     if exclude:
         args += ["--exclude", *exclude]
+    if full_refresh:
+        args.append("--full-refresh")
     if dbt_vars:
         inner = ", ".join(f"{k}: {_cell(v)}" for k, v in dbt_vars.items())
         args += ["--vars", "{" + inner + "}"]

@@ -8,8 +8,11 @@ by hand) is compared in DuckDB: same columns, same rows in any order; decimals t
 doubles to 1e-9, everything else exactly.
 
 Spark's tables are read straight from the Parquet files of its warehouse folder; its views,
-which exist only in the metastore, are written out to Parquet by a pyspark session once dbt has
-finished.
+which exist only in the metastore, are written out to Parquet by a pyspark session (in a child
+process) once dbt has finished.
+
+Then the same under other configurations of the vars (``OTHER_CONFIGURATIONS``): the models whose
+compiled SQL a configuration changes are rebuilt under it on both engines and compared.
 
 By default (``make test``) both builds skip the tests: the models and seeds are built on both
 and compared. The data tests check the inputs, which are the same on both engines, and the
@@ -24,8 +27,10 @@ Needs the ``spark`` extra (``make install-spark``) and Java 17; ``make test`` in
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import math
+import multiprocessing
 import os
 import subprocess
 import time
@@ -57,6 +62,31 @@ USAGE_SCALE = 0.2
 DOUBLE_TOLERANCE = 1e-9
 SAMPLE_ROWS = 3
 DUCKDB_CATALOG = "cs_metrics"  # the catalog name dbt builds under (profiles.yml)
+PROJECT = "cs_metrics"  # dbt's project name: compiled SQL is under target/compiled/<project>/
+
+# Settings that change the SQL a model compiles to, not only the values in it: a select list
+# built from a list var (an empty one gave Spark a trailing comma that DuckDB accepts), columns
+# named after buckets, a branch per basis. The parity of the default settings says nothing of
+# these branches, so each configuration below rebuilds, on both engines, the models whose
+# compiled SQL differs from the defaults' and compares them (test_other_configurations_agree).
+# Vars that only change a literal (reporting_currency, thresholds, windows) are left out: the
+# same SQL shape, already compared, and each model they reach costs Spark build time in CI.
+OTHER_CONFIGURATIONS: dict[str, dict[str, object]] = {
+    "edges": {
+        "benchmark_peer_group_columns": [],  # no peer columns: one level, all accounts
+        "include_contact_personal_data": True,
+        "collections_aging_buckets": [15, 45],
+        "renewals_upcoming_buckets": [45, 90],
+        "health_backtest_horizons_days": [60],
+        "csm_load_basis": "weighted_accounts",
+        "csm_capacity_basis": "accounts",
+    },
+}
+if WITH_ALL_TESTS:
+    OTHER_CONFIGURATIONS["every peer column"] = {
+        "benchmark_peer_group_columns":
+            ["segment", "lifecycle_stage", "acv_band", "industry", "region", "plan_name"],
+    }
 
 
 @dataclass(frozen=True)
@@ -67,10 +97,13 @@ class Relation:
 
 @dataclass
 class Builds:
+    tmp: Path
     duckdb_file: Path
     relations: dict[str, Relation]  # schema.name -> what dbt built there, on both targets
     spark_data: dict[str, Path]  # schema.name -> Spark's rows as a Parquet folder
     seconds: dict[str, float] = field(default_factory=dict)
+    # other configurations rebuilt since (their models then hold that configuration's rows)
+    reconfigured: list[str] = field(default_factory=list)
 
 
 def _dbt_relations(target_dir: Path) -> dict[str, Relation]:
@@ -124,7 +157,17 @@ def _spark_session_conf(warehouse: Path) -> dict[str, str]:
 
 
 def _export_spark_views(warehouse: Path, views: list[str], out: Path) -> dict[str, Path]:
-    """Write each Spark view (schema.name) to ``out/<schema>.<name>`` as Parquet."""
+    """Write each Spark view (schema.name) to ``out/<schema>.<name>`` as Parquet.
+
+    In a child process: its Spark session's JVM holds the warehouse's Derby metastore until the
+    process ends (``spark.stop()`` does not shut Derby down), and a later dbt run on Spark
+    (test_other_configurations_agree) could not open it."""
+    spawn = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=spawn) as child:
+        return child.submit(_write_spark_views, warehouse, views, out).result()
+
+
+def _write_spark_views(warehouse: Path, views: list[str], out: Path) -> dict[str, Path]:
     from pyspark.sql import SparkSession
 
     builder = SparkSession.builder.enableHiveSupport()
@@ -140,6 +183,20 @@ def _export_spark_views(warehouse: Path, views: list[str], out: Path) -> dict[st
         return paths
     finally:
         spark.stop()
+
+
+def _spark_dbt_build(tmp: Path, target_dir: Path, args: list[str]) -> None:
+    """``dbt build <args>`` on the Spark target of the session in ``tmp``."""
+    done = subprocess.run(
+        [str(BIN / "dbt"), "build",
+         "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR),
+         "--target-path", str(target_dir / "target"), "--log-path", str(target_dir / "logs"),
+         *args],
+        cwd=tmp, env=_spark_env(tmp), capture_output=True, text=True, check=False,
+    )
+    assert done.returncode == 0, (
+        f"dbt build on Spark failed:\n{done.stdout[-20000:]}\n{done.stderr[-5000:]}"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -164,17 +221,8 @@ def builds(tmp_path_factory) -> Builds:
 
     started = time.perf_counter()
     spark_target = tmp / "dbt_spark"
-    done = subprocess.run(
-        [str(BIN / "dbt"), "build",
-         "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR),
-         "--target-path", str(spark_target / "target"), "--log-path", str(spark_target / "logs"),
-         *EXCLUDE],
-        cwd=tmp, env=_spark_env(tmp), capture_output=True, text=True, check=False,
-    )
+    _spark_dbt_build(tmp, spark_target, EXCLUDE)
     seconds["dbt build, Spark"] = time.perf_counter() - started
-    assert done.returncode == 0, (
-        f"dbt build on Spark failed:\n{done.stdout[-20000:]}\n{done.stderr[-5000:]}"
-    )
 
     on_duckdb = {n: r.kind for n, r in _dbt_relations(tmp / "dbt_duckdb" / "target").items()}
     relations = _dbt_relations(spark_target / "target")
@@ -194,7 +242,7 @@ def builds(tmp_path_factory) -> Builds:
     spark_data.update(_export_spark_views(warehouse, views, tmp / "spark_views"))
     seconds["read Spark views (pyspark)"] = time.perf_counter() - started
 
-    return Builds(duckdb_file, relations, spark_data, seconds)
+    return Builds(tmp, duckdb_file, relations, spark_data, seconds)
 
 
 # --------------------------------------------------------------------------- comparison
@@ -311,19 +359,28 @@ def compare(con: duckdb.DuckDBPyConnection, name: str, relation: Relation, spark
     )
 
 
-def test_every_relation_agrees_with_duckdb(builds, capsys):
+def differences(duckdb_file: Path, relations: dict[str, Relation], spark_data: dict[str, Path]
+                ) -> dict[str, str]:
+    """What differs between DuckDB's and Spark's rows of each relation, by name."""
     con = duckdb.connect()
     con.execute("set TimeZone = 'UTC'")
-    con.execute(f"attach '{builds.duckdb_file}' as {DUCKDB_CATALOG} (read_only)")
-    started = time.perf_counter()
+    con.execute(f"attach '{duckdb_file}' as {DUCKDB_CATALOG} (read_only)")
     try:
-        differences = {
+        return {
             name: why
-            for name, relation in sorted(builds.relations.items())
-            if (why := compare(con, name, relation, builds.spark_data[name])) is not None
+            for name, relation in sorted(relations.items())
+            if (why := compare(con, name, relation, spark_data[name])) is not None
         }
     finally:
         con.close()
+
+
+def test_every_relation_agrees_with_duckdb(builds, capsys):
+    assert not builds.reconfigured, (
+        f"runs before the other configurations rebuild models ({builds.reconfigured})"
+    )
+    started = time.perf_counter()
+    differ = differences(builds.duckdb_file, builds.relations, builds.spark_data)
     builds.seconds["compare"] = time.perf_counter() - started
 
     kinds = defaultdict(int)
@@ -338,6 +395,75 @@ def test_every_relation_agrees_with_duckdb(builds, capsys):
     assert "marts.fct_mrr_movements" in builds.relations and kinds["table"] >= 10, (
         f"the manifest gave too few relations to compare: {sorted(builds.relations)}"
     )
-    assert not differences, "Spark and DuckDB differ:\n" + "\n".join(
-        f"  {name}: {why}" for name, why in differences.items()
+    assert not differ, "Spark and DuckDB differ:\n" + "\n".join(
+        f"  {name}: {why}" for name, why in differ.items()
+    )
+
+
+# --------------------------------------------------------------------------- other settings
+
+
+def _compiled_models(target_dir: Path) -> dict[str, str]:
+    """Every model's compiled SQL in a dbt target folder, by model name."""
+    manifest = json.loads((target_dir / "manifest.json").read_text())
+    compiled = {}
+    for node in manifest["nodes"].values():
+        path = target_dir / "compiled" / PROJECT / node["original_file_path"]
+        if node["resource_type"] == "model" and path.exists():
+            compiled[node["name"]] = path.read_text()
+    return compiled
+
+
+@pytest.mark.parametrize("configuration", list(OTHER_CONFIGURATIONS))
+def test_other_configurations_agree(builds, configuration, capsys):
+    """The models whose SQL a configuration changes, rebuilt under it on both engines, agree."""
+    dbt_vars = OTHER_CONFIGURATIONS[configuration]
+    work = builds.tmp / f"configuration_{len(builds.reconfigured)}"
+    builds.reconfigured.append(configuration)
+    seconds = {}
+
+    # The default build compiled every model from scratch; compile them the same way (a full
+    # refresh: no incremental branch) under the configuration and keep those that differ.
+    started = time.perf_counter()
+    dbt_build(builds.duckdb_file, work / "compile", command="compile",
+              select=["resource_type:model"], dbt_vars=dbt_vars, full_refresh=True)
+    default = _compiled_models(builds.tmp / "dbt_duckdb" / "target")
+    configured = _compiled_models(work / "compile" / "target")
+    assert default.keys() == configured.keys()
+    changed = sorted(name for name, sql in configured.items() if sql != default[name])
+    seconds["compile"] = time.perf_counter() - started
+    # A configuration that changes no model's SQL (its vars misspelt here, or no longer read by
+    # the project) would test nothing.
+    assert changed, f"{configuration}: no model compiles differently"
+
+    started = time.perf_counter()
+    dbt_build(builds.duckdb_file, work / "duckdb", select=changed, dbt_vars=dbt_vars,
+              exclude=EXCLUDE[1:], full_refresh=True)
+    seconds["dbt build, DuckDB"] = time.perf_counter() - started
+    started = time.perf_counter()
+    _spark_dbt_build(builds.tmp, work / "spark", [
+        "--select", *changed, "--full-refresh", "--vars", json.dumps(dbt_vars), *EXCLUDE])
+    seconds["dbt build, Spark"] = time.perf_counter() - started
+
+    relations = _dbt_relations(work / "spark" / "target")
+    on_duckdb = {n: r.kind for n, r in _dbt_relations(work / "duckdb" / "target").items()}
+    assert on_duckdb == {n: r.kind for n, r in relations.items()}
+    warehouse = builds.tmp / "spark"
+    spark_data = {
+        name: warehouse / f"{name.split('.')[0]}.db" / name.split(".")[1]
+        for name, relation in relations.items() if relation.kind == "table"
+    }
+    started = time.perf_counter()
+    views = sorted(name for name, relation in relations.items() if relation.kind == "view")
+    if views:
+        spark_data.update(_export_spark_views(warehouse, views, work / "spark_views"))
+    differ = differences(builds.duckdb_file, relations, spark_data)
+    seconds["compare"] = time.perf_counter() - started
+
+    with capsys.disabled():
+        print(f"\nSpark parity, {configuration} ({', '.join(sorted(dbt_vars))}): "
+              f"{len(relations)} relations rebuilt and compared ({', '.join(changed)}); "
+              + ", ".join(f"{step} {s:.0f}s" for step, s in seconds.items()))
+    assert not differ, f"Spark and DuckDB differ under {configuration}:\n" + "\n".join(
+        f"  {name}: {why}" for name, why in differ.items()
     )
