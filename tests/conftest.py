@@ -187,6 +187,17 @@ def planted(published_run) -> dict:
 
 
 @pytest.fixture(scope="module")
+def build(published_run):
+    """A read-only connection to the small company's build database (the intermediate models
+    are not published)."""
+    import duckdb
+
+    con = duckdb.connect(str(published_run.build_db), read_only=True)
+    yield con
+    con.close()
+
+
+@pytest.fixture(scope="module")
 def marts(published_run):
     """A read-only connection to the small company's published file."""
     import duckdb

@@ -25,13 +25,6 @@ OTHER_HORIZONS = [30, 90]  # days after each month-end snapshot (default [90, 18
 
 
 @pytest.fixture(scope="module")
-def default_build(published_run):
-    con = duckdb.connect(str(published_run.build_db), read_only=True)
-    yield con
-    con.close()
-
-
-@pytest.fixture(scope="module")
 def reconfigured(published_run, tmp_path_factory):
     """The models that read the two vars, rebuilt with their data tests (dbt build fails on a
     failing test) on a copy of the small company's build, under OTHER_BUCKETS and
@@ -81,12 +74,12 @@ def test_other_aging_buckets_name_the_columns_and_labels(reconfigured):
             assert low >= lower and (upper is None or high <= upper), (relation, label, low, high)
 
 
-def test_other_aging_buckets_split_the_overdue_amounts_by_days(default_build, reconfigured):
+def test_other_aging_buckets_split_the_overdue_amounts_by_days(build, reconfigured):
     """Each account-month's bucket amounts equal its overdue invoices' outstanding amounts
     grouped by days overdue (1-15, 16-45, over 45), from the default build's month-end balances
     (whose days overdue tests/test_collections.py checks against the payment file)."""
     expected = defaultdict(lambda: [Decimal(0)] * 3)
-    for account, month, days, amount in default_build.execute(
+    for account, month, days, amount in build.execute(
             "select account_id, month, days_overdue, outstanding_amount_reporting "
             "from intermediate.int_invoice_balances_monthly where days_overdue >= 1").fetchall():
         expected[(account, month)][0 if days <= 15 else 1 if days <= 45 else 2] += amount
@@ -108,16 +101,16 @@ def test_other_horizons_name_the_columns(reconfigured):
         "is_horizon_complete_90d", "logo_churn_rate_90d"]
 
 
-def test_other_horizons_keep_the_shared_horizon_and_count_the_new_one(default_build, reconfigured):
+def test_other_horizons_keep_the_shared_horizon_and_count_the_new_one(build, reconfigured):
     """The 90-day columns, in both settings, are the same; the 30-day churn on the 'all' rows is
     the scored paying accounts of each month-end with no ARR 30 days later."""
     columns = ("snapshot_date, health_band, accounts, is_horizon_complete_90d, "
                "churned_accounts_90d, arr_loss_accounts_90d, auc_logo_churn_90d")
     query = f"select {columns} from marts.metrics_health_backtest order by 1, 2"
-    default_rows = default_build.execute(query).fetchall()
+    default_rows = build.execute(query).fetchall()
     assert default_rows and reconfigured.execute(query).fetchall() == default_rows
 
-    expected = dict(default_build.execute("""
+    expected = dict(build.execute("""
         select s.snapshot_date, count(*) filter (where coalesce(f.arr, 0) = 0)
         from intermediate.int_account_health_scores s
         cross join intermediate.int_as_of_date a

@@ -24,14 +24,6 @@ COMPONENTS = ["adoption", "usage_trend", "support", "voice", "relationship", "cs
 
 
 @pytest.fixture(scope="module")
-def build(published_run):
-    """The build database (intermediate models are not published)."""
-    con = duckdb.connect(str(published_run.build_db), read_only=True)
-    yield con
-    con.close()
-
-
-@pytest.fixture(scope="module")
 def as_of(planted) -> date:
     return date.fromisoformat(planted["as_of"])
 
