@@ -227,25 +227,37 @@ def builds(tmp_path_factory) -> Builds:
     _spark_dbt_build(tmp, spark_target, EXCLUDE)
     seconds["dbt build, Spark"] = time.perf_counter() - started
 
-    on_duckdb = {n: r.kind for n, r in _dbt_relations(tmp / "dbt_duckdb" / "target").items()}
-    relations = _dbt_relations(spark_target / "target")
+    relations = _built_on_both(tmp / "dbt_duckdb", spark_target)
+    started = time.perf_counter()
+    spark_data = _spark_rows(tmp, relations, tmp / "spark_views")
+    seconds["read Spark views (pyspark)"] = time.perf_counter() - started
+
+    return Builds(tmp, duckdb_file, relations, spark_data, seconds)
+
+
+def _built_on_both(duckdb_dir: Path, spark_dir: Path) -> dict[str, Relation]:
+    """The relations the dbt runs in ``duckdb_dir`` and ``spark_dir`` built, the same on both."""
+    on_duckdb = {n: r.kind for n, r in _dbt_relations(duckdb_dir / "target").items()}
+    relations = _dbt_relations(spark_dir / "target")
     assert on_duckdb == {n: r.kind for n, r in relations.items()}, (
         "DuckDB and Spark built different relations"
     )
+    return relations
 
-    # Spark's managed tables are Parquet folders in its warehouse (<schema>.db/<name>); views
-    # live in the metastore only, so a Spark session writes their rows out.
+
+def _spark_rows(tmp: Path, relations: dict[str, Relation], views_out: Path) -> dict[str, Path]:
+    """Where Spark's rows of each relation are, as Parquet. Spark's managed tables are Parquet
+    folders in its warehouse (<schema>.db/<name>); views live in the metastore only, so a Spark
+    session writes their rows out to ``views_out``."""
     warehouse = tmp / "spark"
     spark_data = {
         name: warehouse / f"{name.split('.')[0]}.db" / name.split(".")[1]
         for name, relation in relations.items() if relation.kind == "table"
     }
-    started = time.perf_counter()
     views = sorted(name for name, relation in relations.items() if relation.kind == "view")
-    spark_data.update(_export_spark_views(warehouse, views, tmp / "spark_views"))
-    seconds["read Spark views (pyspark)"] = time.perf_counter() - started
-
-    return Builds(tmp, duckdb_file, relations, spark_data, seconds)
+    if views:
+        spark_data.update(_export_spark_views(warehouse, views, views_out))
+    return spark_data
 
 
 # --------------------------------------------------------------------------- comparison
@@ -453,18 +465,9 @@ def test_other_configurations_agree(builds, configuration, capsys):
         "--exclude", *exclude])
     seconds["dbt build, Spark"] = time.perf_counter() - started
 
-    relations = _dbt_relations(work / "spark" / "target")
-    on_duckdb = {n: r.kind for n, r in _dbt_relations(work / "duckdb" / "target").items()}
-    assert on_duckdb == {n: r.kind for n, r in relations.items()}
-    warehouse = builds.tmp / "spark"
-    spark_data = {
-        name: warehouse / f"{name.split('.')[0]}.db" / name.split(".")[1]
-        for name, relation in relations.items() if relation.kind == "table"
-    }
+    relations = _built_on_both(work / "duckdb", work / "spark")
     started = time.perf_counter()
-    views = sorted(name for name, relation in relations.items() if relation.kind == "view")
-    if views:
-        spark_data.update(_export_spark_views(warehouse, views, work / "spark_views"))
+    spark_data = _spark_rows(builds.tmp, relations, work / "spark_views")
     differ = differences(builds.duckdb_file, relations, spark_data)
     seconds["compare"] = time.perf_counter() - started
 

@@ -8,10 +8,8 @@
 {%- set flow_columns = ['invoices_due', 'invoices_paid_on_time', 'amount_due', 'amount_paid_on_time',
                         'invoices_billed', 'billed_amount', 'billed_revenue'] -%}
 {%- set stock_columns = ['receivable_invoices', 'receivables_amount', 'overdue_invoices',
-                         'overdue_amount'] -%}
-{%- for bucket in buckets -%}
-    {%- do stock_columns.append('overdue_amount_' ~ bucket.suffix) -%}
-{%- endfor -%}
+                         'overdue_amount']
+                        + cs_metrics.collections_age_bucket_columns(['overdue_amount']) -%}
 with
 
 account_months as (
