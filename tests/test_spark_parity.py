@@ -47,6 +47,7 @@ from orchestration.lib.raw_parquet import export_build_db_to_parquet
 from sample_company.generator import generate
 from tests.conftest import BIN, DBT_DIR, SMALL_SEED
 from tests.fixtures_support import dbt_build
+from tests.spark_views import write_spark_views
 
 pytest.importorskip("pyspark", reason="needs the spark extra: make install-spark")
 pytest.importorskip("dbt.adapters.spark", reason="needs the spark extra: make install-spark")
@@ -140,52 +141,16 @@ def _spark_env(tmp: Path) -> dict[str, str]:
     }
 
 
-def _spark_session_conf(warehouse: Path) -> dict[str, str]:
-    """The local-session settings of the spark target in profiles.yml, for reading its views."""
-    return {
-        "spark.master": "local[2]",
-        "spark.sql.warehouse.dir": str(warehouse),
-        "spark.hadoop.javax.jdo.option.ConnectionURL":
-            f"jdbc:derby:;databaseName={warehouse}/metastore_db;create=true",
-        "spark.driver.extraJavaOptions": f"-Dderby.system.home={warehouse}",
-        "spark.sql.session.timeZone": "UTC",
-        "spark.sql.shuffle.partitions": "4",
-        "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
-        "spark.ui.enabled": "false",
-        "spark.ui.showConsoleProgress": "false",
-        "spark.driver.host": "127.0.0.1",
-        "spark.driver.bindAddress": "127.0.0.1",
-        "spark.log.level": "ERROR",
-    }
-
-
 def _export_spark_views(warehouse: Path, views: list[str], out: Path) -> dict[str, Path]:
     """Write each Spark view (schema.name) to ``out/<schema>.<name>`` as Parquet.
 
     In a child process: its Spark session's JVM holds the warehouse's Derby metastore until the
     process ends (``spark.stop()`` does not shut Derby down), and a later dbt run on Spark
-    (test_other_configurations_agree) could not open it."""
+    (test_other_configurations_agree) could not open it. The child imports only
+    tests/spark_views.py."""
     spawn = multiprocessing.get_context("spawn")
     with concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=spawn) as child:
-        return child.submit(_write_spark_views, warehouse, views, out).result()
-
-
-def _write_spark_views(warehouse: Path, views: list[str], out: Path) -> dict[str, Path]:
-    from pyspark.sql import SparkSession
-
-    builder = SparkSession.builder.enableHiveSupport()
-    for key, value in _spark_session_conf(warehouse).items():
-        builder = builder.config(key, value)
-    spark = builder.getOrCreate()
-    try:
-        paths = {}
-        for view in views:
-            path = out / view
-            spark.table(view).coalesce(1).write.mode("overwrite").parquet(str(path))
-            paths[view] = path
-        return paths
-    finally:
-        spark.stop()
+        return child.submit(write_spark_views, warehouse, views, out).result()
 
 
 def _spark_dbt_build(tmp: Path, target_dir: Path, args: list[str]) -> None:
