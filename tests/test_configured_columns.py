@@ -11,6 +11,7 @@ settings, and their values are checked against the default build.
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections import defaultdict
 from decimal import Decimal
@@ -18,6 +19,8 @@ from decimal import Decimal
 import duckdb
 import pytest
 
+from orchestration.lib.headline import headline_config, headline_figures
+from tests.conftest import DBT_DIR
 from tests.fixtures_support import dbt_build
 
 OTHER_BUCKETS = [15, 45]  # 1-15, 16-45 and 45+ days overdue (default [30, 60, 90])
@@ -25,10 +28,10 @@ OTHER_HORIZONS = [30, 90]  # days after each month-end snapshot (default [90, 18
 
 
 @pytest.fixture(scope="module")
-def reconfigured(published_run, tmp_path_factory):
+def reconfigured_root(published_run, tmp_path_factory):
     """The models that read the two vars, rebuilt with their data tests (dbt build fails on a
     failing test) on a copy of the small company's build, under OTHER_BUCKETS and
-    OTHER_HORIZONS."""
+    OTHER_HORIZONS: the folder of that build database and of dbt's target (its manifest)."""
     root = tmp_path_factory.mktemp("reconfigured")
     db = root / "build.duckdb"
     shutil.copyfile(published_run.build_db, db)
@@ -40,7 +43,12 @@ def reconfigured(published_run, tmp_path_factory):
         "collections_aging_buckets": OTHER_BUCKETS,
         "health_backtest_horizons_days": OTHER_HORIZONS,
     })
-    con = duckdb.connect(str(db), read_only=True)
+    return root
+
+
+@pytest.fixture(scope="module")
+def reconfigured(reconfigured_root):
+    con = duckdb.connect(str(reconfigured_root / "build.duckdb"), read_only=True)
     yield con
     con.close()
 
@@ -124,3 +132,29 @@ def test_other_horizons_keep_the_shared_horizon_and_count_the_new_one(build, rec
         "where health_band = 'all' and is_horizon_complete_30d").fetchall())
     assert len(expected) >= 6 and any(expected.values())
     assert actual == expected
+
+
+def _backtest_headline(manifest_path):
+    manifest = json.loads(manifest_path.read_text())
+    return headline_config(manifest["nodes"]["model.cs_metrics.metrics_health_backtest"])
+
+
+def test_the_backtest_headline_follows_the_shortest_horizon(reconfigured, reconfigured_root):
+    """The UI's headline of the backtest is the latest month-end complete over the shortest
+    configured horizon: 90 days by default, 30 under [30, 90] (a later month-end than 90's)."""
+    assert _backtest_headline(DBT_DIR / "target" / "manifest.json")["figures"]["logo_churn_rate"] \
+        == "max(logo_churn_rate_90d)"
+    figures = headline_figures(reconfigured, "marts.metrics_health_backtest",
+                               _backtest_headline(reconfigured_root / "target" / "manifest.json"))
+    latest_30, accounts, rate, auc = reconfigured.execute(
+        "select snapshot_date, accounts, logo_churn_rate_30d, auc_logo_churn_30d "
+        "from marts.metrics_health_backtest where health_band = 'all' and is_horizon_complete_30d "
+        "order by snapshot_date desc limit 1").fetchone()
+    latest_90 = reconfigured.execute(
+        "select max(snapshot_date) from marts.metrics_health_backtest "
+        "where is_horizon_complete_90d").fetchone()[0]
+    assert latest_30 > latest_90 and accounts > 0 and rate is not None
+    # The AUC is NULL when no account churned within 30 days of that month-end.
+    assert figures == {"snapshot_date": latest_30.isoformat(), "horizon_days": 30,
+                       "accounts": accounts, "logo_churn_rate": float(rate),
+                       "auc_logo_churn": None if auc is None else float(auc)}
