@@ -20,7 +20,6 @@ import duckdb
 import pytest
 
 from orchestration.lib.headline import headline_config, headline_figures
-from tests.conftest import DBT_DIR
 from tests.fixtures_support import dbt_build
 
 OTHER_BUCKETS = [15, 45]  # 1-15, 16-45 and 45+ days overdue (default [30, 60, 90])
@@ -139,10 +138,11 @@ def _backtest_headline(manifest_path):
     return headline_config(manifest["nodes"]["model.cs_metrics.metrics_health_backtest"])
 
 
-def test_the_backtest_headline_follows_the_shortest_horizon(reconfigured, reconfigured_root):
+def test_the_backtest_headline_follows_the_shortest_horizon(dbt_manifest, reconfigured,
+                                                           reconfigured_root):
     """The UI's headline of the backtest is the latest month-end complete over the shortest
     configured horizon: 90 days by default, 30 under [30, 90] (a later month-end than 90's)."""
-    assert _backtest_headline(DBT_DIR / "target" / "manifest.json")["figures"]["logo_churn_rate"] \
+    assert _backtest_headline(dbt_manifest)["figures"]["logo_churn_rate"] \
         == "max(logo_churn_rate_90d)"
     figures = headline_figures(reconfigured, "marts.metrics_health_backtest",
                                _backtest_headline(reconfigured_root / "target" / "manifest.json"))

@@ -418,8 +418,8 @@ def test_other_configurations_agree(builds, configuration, capsys):
     assert changed, f"{configuration}: no model compiles differently"
 
     # The unit tests' expected rows are the default settings' (each one that needs another
-    # setting sets it itself): under this configuration only the data tests, if any.
-    exclude = ["test_type:unit"] + (["test_type:data"] if not WITH_ALL_TESTS else [])
+    # setting sets it itself): under this configuration the data tests only.
+    exclude = ["test_type:unit"]
     started = time.perf_counter()
     dbt_build(builds.duckdb_file, work / "duckdb", select=changed, dbt_vars=dbt_vars,
               exclude=exclude, full_refresh=True)
